@@ -1,0 +1,39 @@
+"""Errors raised by uncertain.
+
+Every error message names the file or setting at fault and says what to do about it.
+A batch never stops on one of these: the CLI reports the file and goes on.
+
+    UncertainError              root: catch this to catch everything uncertain raises
+    ├── InputError              the input is missing, empty, unsupported, corrupt or too large
+    ├── EngineError             an engine or model is missing, or the engine failed or timed out
+    └── CalibrationError        a calibrator file is missing, malformed or does not fit the document
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["CalibrationError", "EngineError", "InputError", "UncertainError"]
+
+
+class UncertainError(Exception):
+    """Root of every error raised by uncertain."""
+
+
+class InputError(UncertainError, ValueError):
+    """The input file or object cannot be used: missing, empty, unsupported, corrupt, too large."""
+
+    def __init__(self, source: str | Path | None, problem: str, hint: str = "") -> None:
+        self.source = None if source is None else str(source)
+        self.problem = problem
+        self.hint = hint
+        where = f"{self.source}: " if self.source else ""
+        super().__init__(f"{where}{problem}" + (f"; {hint}" if hint else ""))
+
+
+class EngineError(UncertainError, RuntimeError):
+    """An engine or model is missing, failed, or ran past its timeout."""
+
+
+class CalibrationError(UncertainError, ValueError):
+    """A calibrator is missing, malformed, or cannot be applied to the document's signals."""
