@@ -20,7 +20,6 @@ from uncertain.errors import CalibrationError, EngineError, InputError, Uncertai
 __version__ = "0.1.0"
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Alternative",
     "Block",
     "Box",
@@ -30,6 +29,7 @@ __all__ = [
     "InputError",
     "Mark",
     "Page",
+    "SCHEMA_VERSION",
     "Source",
     "Span",
     "TimeRange",

@@ -21,7 +21,9 @@ def sha256_file(path: Path) -> str:
             for chunk in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError as error:
-        raise InputError(path, f"cannot read ({error.strerror})", "check the path and permissions")
+        raise InputError(
+            path, f"cannot read ({error.strerror})", "check the path and permissions"
+        ) from None
     return digest.hexdigest()
 
 

@@ -334,7 +334,9 @@ class Document(_Model):
         try:
             raw = json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InputError(path, f"not JSON ({error})", "pass a document written by uncertain")
+            raise InputError(
+                path, f"not JSON ({error})", "pass a document written by uncertain"
+            ) from None
         return cls.from_dict(raw, path=path)
 
     @classmethod
@@ -351,7 +353,11 @@ class Document(_Model):
             raise InputError(
                 path,
                 f"not a valid document: {where}: {first['msg']}"
-                + (f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""),
+                + (
+                    f" (and {error.error_count() - 1} more problems)"
+                    if error.error_count() > 1
+                    else ""
+                ),
                 "pass a document written by uncertain, or fix the field named",
             ) from None
 
