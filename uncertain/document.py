@@ -34,6 +34,7 @@ __all__ = [
     "BlockKind",
     "Box",
     "Document",
+    "Documents",
     "Mark",
     "MarkReason",
     "Page",
@@ -322,6 +323,20 @@ class Document(_Model):
             return 0.0
         return sum(len(m.span_ids) for m in self.marks) / len(self.spans)
 
+    # -- notebooks -----------------------------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        """Jupyter view: a confidence heat map with hover cards and a one-line summary."""
+        from uncertain.exporters import notebook_html
+
+        return notebook_html(self)
+
+    def to_pandas(self) -> Any:
+        """One row per span with its confidence, position, mark and signals (`notebook` extra)."""
+        from uncertain.integrations.pandas import to_pandas
+
+        return to_pandas(self)
+
     # -- serialization -------------------------------------------------------------------
 
     def to_json(self, *, indent: int | None = None) -> str:
@@ -370,6 +385,15 @@ class Document(_Model):
         except OSError as error:
             raise InputError(file, f"cannot read ({error.strerror})") from None
         return cls.from_json(data, path=file)
+
+
+class Documents(list[Document]):
+    """A list of documents that shows as a summary table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        from uncertain.exporters import notebook_table_html
+
+        return notebook_table_html(list(self))
 
 
 def check_schema_version(version: Any, path: str | Path | None = None) -> None:

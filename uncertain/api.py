@@ -1,0 +1,200 @@
+"""The top-level functions: read any supported file, or transcribe speech, into a fused Document.
+
+Engines are loaded once per configuration and reused (loading Whisper costs about a second),
+so calling `transcribe` in a loop or from several threads does not reload the model.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from uncertain.adapters import sniff
+from uncertain.document import Document
+from uncertain.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from uncertain.adapters.tesseract import TesseractAdapter
+    from uncertain.adapters.whisper import WhisperAdapter
+    from uncertain.fusion import Calibrator
+
+__all__ = ["iter_transcribe", "ocr", "read", "transcribe"]
+
+_engines: dict[tuple[Any, ...], Any] = {}
+_engines_lock = threading.Lock()
+
+
+def whisper_engine(
+    model: str = "tiny.en", device: str = "auto", compute_type: str | None = None
+) -> WhisperAdapter:
+    """The shared Whisper adapter for this model, device and compute type (loaded once)."""
+    from uncertain.adapters.whisper import WhisperAdapter
+
+    key = ("whisper", model, device, compute_type)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = WhisperAdapter(
+                model=model, device=device, compute_type=compute_type
+            )
+    return engine  # type: ignore[no-any-return]
+
+
+def tesseract_engine(language: str = "eng", dpi: int = 300) -> TesseractAdapter:
+    """The shared Tesseract adapter for this language and rendering resolution."""
+    from uncertain.adapters.tesseract import TesseractAdapter
+
+    key = ("tesseract", language, dpi)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = TesseractAdapter(language=language, dpi=dpi)
+    return engine  # type: ignore[no-any-return]
+
+
+def _fuse(
+    doc: Document, fuse: bool, calibration: str | Path | Calibrator | None, threshold: float | None
+) -> Document:
+    if not fuse:
+        return doc
+    from uncertain.fusion import fuse as fuse_document
+
+    return fuse_document(doc, calibration=calibration, threshold=threshold)
+
+
+def transcribe(
+    audio: str | Path | bytes | np.ndarray,
+    *,
+    model: str = "tiny.en",
+    language: str | None = None,
+    device: str = "auto",
+    compute_type: str | None = None,
+    alternatives: int = 0,
+    cross_check: str | None = None,
+    calibration: str | Path | Calibrator | None = None,
+    threshold: float | None = None,
+    fuse: bool = True,
+    **options: Any,
+) -> Document:
+    """Transcribe speech (a file, bytes, or 16 kHz mono float32 samples) into a fused Document.
+
+    With default settings the text is exactly what faster-whisper's
+    `transcribe(word_timestamps=True)` returns; each word carries its evidence in `signals`,
+    its calibrated `confidence`, and the runs not to trust are in `marks`.
+
+    Args:
+        model: `tiny.en` (bundled, offline), `base` (the `base` extra), any faster-whisper
+            model name (downloads when online) or a local CTranslate2 model folder.
+        alternatives: how many N-best hypotheses to decode for word alternatives (0: off).
+        cross_check: a second Whisper model (e.g. `base`) whose reading is aligned to this one;
+            disagreement becomes evidence and the other reading an alternative.
+        calibration: a calibrator file or object; default: the bundled one for the model.
+        threshold: probability under which spans are marked; default: the calibrator's.
+        fuse: False returns the raw document (signals only, confidence unset).
+        options: passed to faster-whisper (beam_size, vad_filter, initial_prompt, ...).
+    """
+    if isinstance(audio, (str, Path)):
+        kind = sniff(Path(audio)).kind
+        if kind not in ("audio", "video"):
+            raise InputError(audio, f"is a {kind}, not audio", "use uncertain.read for documents")
+    engine = whisper_engine(model, device, compute_type)
+    doc = engine.read(audio, language=language, alternatives=alternatives, **options)
+    if cross_check:
+        from uncertain.crosscheck import cross_check_speech
+
+        other = whisper_engine(cross_check, device, compute_type).read(
+            audio, language=language or doc.source.settings.get("language"), **options
+        )
+        doc = cross_check_speech(doc, other)
+    return _fuse(doc, fuse, calibration, threshold)
+
+
+def iter_transcribe(
+    audio: str | Path | bytes | np.ndarray,
+    *,
+    model: str = "tiny.en",
+    language: str | None = None,
+    device: str = "auto",
+    compute_type: str | None = None,
+    calibration: str | Path | Calibrator | None = None,
+    threshold: float | None = None,
+    fuse: bool = True,
+    **options: Any,
+) -> Iterator[Document]:
+    """Transcribe long audio lazily: one small fused Document per segment, as it is decoded.
+
+    Memory stays flat with the audio's length; times in each piece are absolute.
+    """
+    engine = whisper_engine(model, device, compute_type)
+    for piece in engine.iter_transcribe(audio, language=language, **options):
+        yield _fuse(piece, fuse, calibration, threshold)
+
+
+def ocr(
+    image: Any,
+    *,
+    language: str = "eng",
+    dpi: int = 300,
+    cross_check: bool = False,
+    calibration: str | Path | Calibrator | None = None,
+    threshold: float | None = None,
+    fuse: bool = True,
+    **options: Any,
+) -> Document:
+    """Read an image (file, PIL image, numpy array) or a PDF with Tesseract into a fused Document.
+
+    PDF pages with a text layer give digital text (confidence 1.0); scanned pages are rendered
+    at `dpi` and OCRed, in parallel across cores.
+    """
+    engine = tesseract_engine(language, dpi)
+    if cross_check:
+        options["cross_check"] = True
+    doc = engine.read(image, **options)
+    return _fuse(doc, fuse, calibration, threshold)
+
+
+def read(
+    source: str | Path | bytes,
+    *,
+    model: str = "tiny.en",
+    language: str | None = None,
+    device: str = "auto",
+    alternatives: int = 0,
+    cross_check: str | None = None,
+    calibration: str | Path | Calibrator | None = None,
+    threshold: float | None = None,
+    dpi: int = 300,
+    fuse: bool = True,
+) -> Document:
+    """Read any supported file (audio, video, image, PDF), recognized by its content.
+
+    Speech goes to Whisper (`model`, `language`, `alternatives`, `cross_check` apply), images
+    and PDFs to Tesseract (`language` defaults to `eng`; `cross_check` set to anything runs a
+    second Tesseract pass).
+    """
+    kind = sniff(source if isinstance(source, bytes) else Path(source)).kind
+    if kind in ("audio", "video"):
+        return transcribe(
+            source,
+            model=model,
+            language=language,
+            device=device,
+            alternatives=alternatives,
+            cross_check=cross_check,
+            calibration=calibration,
+            threshold=threshold,
+            fuse=fuse,
+        )
+    return ocr(
+        source,
+        language=language or "eng",
+        dpi=dpi,
+        cross_check=bool(cross_check),
+        calibration=calibration,
+        threshold=threshold,
+        fuse=fuse,
+    )

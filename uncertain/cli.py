@@ -1,0 +1,408 @@
+"""The `uncertain` command line.
+
+    uncertain transcribe FILES_OR_DIRS... [-f FORMAT] [-o DIR]   annotated transcripts
+    uncertain render DOC.json --style inline                      a document as prompt text
+    uncertain eval FILES --refs DIR                               how good the confidences are
+    uncertain calibrate FILES --refs DIR -o my.json               fit a calibrator on your data
+    uncertain schema                                              the JSON Schema of a document
+
+Exit status: 0 when every file succeeded, 1 when some failed, 2 for usage errors.
+A bad file is reported in one line and the batch goes on; no traceback reaches the user
+unless `--debug` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from uncertain.adapters import sniff
+from uncertain.errors import InputError, UncertainError
+
+if TYPE_CHECKING:
+    from uncertain.document import Document
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Speech and scanned documents to text that knows how sure it is.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+STDIN = Path("-")
+
+
+class Run:
+    """What one command invocation needs to report files and keep going."""
+
+    def __init__(self, quiet: bool, debug: bool) -> None:
+        self.quiet = quiet
+        self.debug = debug
+        self.failed = 0
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def fail(self, name: str | Path, error: BaseException) -> None:
+        """Report a file that failed, in one line, and count it."""
+        self.failed += 1
+        if self.debug:
+            self.err.print_exception()
+        if isinstance(error, UncertainError):
+            message = str(error)
+            if not message.startswith(str(name)):
+                message = f"{name}: {message}"
+        else:
+            message = (
+                f"{name}: internal error ({type(error).__name__}: {error}); rerun with --debug"
+            )
+        self.err.print(f"error: {message}", markup=False)
+
+
+def iter_inputs(paths: list[Path], run: Run) -> Iterator[Path]:
+    """Files named, and media files found under folders named (each real folder once).
+
+    Files named explicitly are always yielded (a bad one is reported when read); files found
+    while walking a folder are yielded only when their content is a supported medium, so
+    references and notes beside the recordings are skipped quietly.
+    """
+    seen_dirs: set[str] = set()
+    for path in paths:
+        if path == STDIN or not path.is_dir():
+            yield path
+            continue
+        for folder, dirs, files in os.walk(path, followlinks=True, onerror=None):
+            real = os.path.realpath(folder)
+            if real in seen_dirs:  # a symlink loop, or a folder reached twice
+                dirs[:] = []
+                continue
+            seen_dirs.add(real)
+            dirs.sort()
+            for name in sorted(files):
+                candidate = Path(folder) / name
+                if name.startswith(".") or name.endswith((".part", ".ref.txt")):
+                    continue
+                try:
+                    sniff(candidate)
+                except InputError as error:
+                    if "permission denied" in str(error):
+                        run.fail(candidate, error)
+                    continue
+                yield candidate
+
+
+def output_stem(path: Path) -> str:
+    return "stdin" if path == STDIN else path.stem
+
+
+@app.command()
+def transcribe(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Audio, video, image or PDF files, folders, or - for stdin."),
+    ],
+    model: Annotated[
+        str, typer.Option(help="Whisper model: tiny.en (bundled), base, a name or a folder.")
+    ] = "tiny.en",
+    language: Annotated[
+        str | None,
+        typer.Option(help="Spoken language (Whisper), or Tesseract languages like eng+deu."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", "-o", help="Folder for output files.")
+    ] = None,
+    output_format: Annotated[
+        list[str],
+        typer.Option(
+            "--output-format",
+            "-f",
+            help="text, json, jsonl, md, prompt, vtt, srt, hocr, alto, html, or all (repeatable).",
+        ),
+    ] = ["text"],  # noqa: B006 - typer needs a literal default
+    threshold: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Mark spans below this probability.")
+    ] = None,
+    calibration: Annotated[
+        Path | None, typer.Option(help="Calibrator JSON from `uncertain calibrate`.")
+    ] = None,
+    cross_check: Annotated[
+        str | None,
+        typer.Option(
+            help="Second Whisper model to cross-check with (e.g. base); any value for OCR."
+        ),
+    ] = None,
+    alternatives: Annotated[
+        int, typer.Option(min=0, help="N-best hypotheses for word alternatives.")
+    ] = 0,
+    style: Annotated[str, typer.Option(help="Prompt style for -f prompt.")] = "inline",
+    dpi: Annotated[
+        int, typer.Option(min=50, max=1200, help="Resolution for rendering PDF pages.")
+    ] = 300,
+    skip_existing: Annotated[
+        bool, typer.Option(help="Skip inputs whose outputs all exist.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No terminal view, no progress.")
+    ] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Transcribe files into annotated output: each word with how sure it is."""
+    from uncertain import exporters
+    from uncertain.api import read
+
+    run = Run(quiet, debug)
+    formats = [f for value in output_format for f in value.split(",") if f]
+    known = set(exporters.FORMATS) | {"all"}
+    unknown = [f for f in formats if f not in known]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown format {', '.join(unknown)}; choose from {', '.join(sorted(known))}",
+            param_hint="--output-format",
+        )
+    write_files = output_dir is not None or formats != ["text"]
+    out_dir = output_dir or Path(".")
+    out = Console(highlight=False, soft_wrap=True)
+    inputs = list(iter_inputs(files, run))
+    progress = _progress(run, len(inputs))
+    with progress if progress is not None else nullcontext():
+        task = progress.add_task("transcribing", total=len(inputs)) if progress else None
+        for path in inputs:
+            stem = output_stem(path)
+            if progress is not None and task is not None:
+                progress.update(task, description=str(path.name))
+            try:
+                if write_files and skip_existing and path != STDIN:
+                    doc_formats = _planned_formats(formats, path)
+                    if all(
+                        (out_dir / (stem + exporters.FORMATS[f].suffix)).exists()
+                        for f in doc_formats
+                    ):
+                        continue
+                source: Path | bytes = sys.stdin.buffer.read() if path == STDIN else path
+                doc = read(
+                    source,
+                    model=model,
+                    language=language,
+                    device=device,
+                    alternatives=alternatives,
+                    cross_check=cross_check,
+                    calibration=calibration,
+                    threshold=threshold,
+                    dpi=dpi,
+                )
+                if path == STDIN:
+                    doc.source.path = "-"
+                if not quiet:
+                    if len(inputs) > 1:
+                        out.rule(str(path), style="dim")
+                    exporters.print_terminal(doc, out, threshold=threshold)
+                if write_files:
+                    media_href = (
+                        None
+                        if path == STDIN
+                        else os.path.relpath(path.resolve(), out_dir.resolve())
+                    )
+                    for fmt in exporters.expand_formats(formats, doc):
+                        exporters.write(doc, fmt, out_dir, stem, style=style, media_href=media_href)
+            except KeyboardInterrupt:
+                raise
+            except Exception as error:  # one bad file never stops the batch
+                run.fail(path, error)
+            finally:
+                if progress is not None and task is not None:
+                    progress.advance(task)
+    if not inputs and not run.failed:
+        run.err.print("error: no audio, video, image or PDF files found", markup=False)
+        raise typer.Exit(1)
+    raise typer.Exit(1 if run.failed else 0)
+
+
+def _planned_formats(formats: list[str], path: Path) -> list[str]:
+    """Formats that `all` will produce for this input, judged by its content before reading."""
+    from uncertain import exporters
+
+    if "all" not in formats:
+        return formats
+    kind = sniff(path).kind
+    return exporters.formats_for_kind(kind)
+
+
+def _progress(run: Run, total: int) -> Any:
+    if run.quiet or total < 2 or not run.err.is_terminal:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=run.err,
+        transient=True,
+    )
+
+
+@app.command()
+def render(
+    document: Annotated[Path, typer.Argument(help="A document JSON written by uncertain.")],
+    style: Annotated[
+        str, typer.Option(help="inline, brackets, footnotes, json or plain.")
+    ] = "inline",
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Mark every span below this instead of the marks."),
+    ] = None,
+    alternatives: Annotated[int, typer.Option(min=0, help="Alternatives per mark.")] = 2,
+    max_marks: Annotated[
+        int | None, typer.Option(min=0, help="Keep only the least confident N marks.")
+    ] = None,
+    positions: Annotated[bool, typer.Option(help="Include times or page positions.")] = False,
+    task: Annotated[
+        str | None, typer.Option(help="Print chat messages (JSON) for this task instead of text.")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Render a document as prompt text that carries its uncertainty."""
+    from uncertain.document import Document
+    from uncertain.render import render as render_document
+    from uncertain.render import to_messages
+
+    run = Run(quiet=True, debug=debug)
+    try:
+        doc = Document.load(document)
+        options: dict[str, Any] = {
+            "alternatives": alternatives,
+            "max_marks": max_marks,
+            "positions": positions,
+        }
+        if threshold is not None:
+            options["marks"] = threshold
+        if task is not None:
+            messages = to_messages(doc, task, style=style, **options)
+            typer.echo(json.dumps(messages, ensure_ascii=False, indent=2))
+        else:
+            typer.echo(render_document(doc, style=style, **options))
+    except (UncertainError, ValueError) as error:
+        run.fail(document, error)
+        raise typer.Exit(1) from None
+
+
+def _documents_with_references(
+    files: list[Path], refs: Path | None, run: Run, options: dict[str, Any]
+) -> Iterator[tuple[Path, Document, str]]:
+    """Each input read (or loaded, for .json documents) with its reference text."""
+    from uncertain.api import read
+    from uncertain.document import Document
+    from uncertain.evaluate import find_reference
+
+    for path in iter_inputs(files, run):
+        try:
+            reference = find_reference(path, refs).read_text(encoding="utf-8")
+            doc = Document.load(path) if path.suffix == ".json" else read(path, **options)
+            yield path, doc, reference
+        except Exception as error:
+            run.fail(path, error)
+
+
+@app.command("eval")
+def evaluate_command(
+    files: Annotated[
+        list[Path], typer.Argument(help="Inputs (or document JSONs) with reference texts.")
+    ],
+    refs: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of references NAME.ref.txt or NAME.txt (default: beside each file)."
+        ),
+    ] = None,
+    model: Annotated[str, typer.Option(help="Whisper model.")] = "tiny.en",
+    calibration: Annotated[Path | None, typer.Option(help="Calibrator JSON to evaluate.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Flag threshold.")
+    ] = None,
+    diagram: Annotated[
+        Path | None, typer.Option(help="Write a reliability diagram PNG here.")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Measure WER, AUROC, calibration error and flag rates against reference texts."""
+    from uncertain.evaluate import evaluate, reliability_diagram
+
+    run = Run(quiet=False, debug=debug)
+    options = {"model": model, "calibration": calibration, "threshold": threshold}
+    pairs = [
+        (doc, reference)
+        for _, doc, reference in _documents_with_references(files, refs, run, options)
+    ]
+    if pairs:
+        report = evaluate(pairs, threshold=threshold)
+        typer.echo(str(report))
+        if diagram is not None:
+            reliability_diagram(report.confidences, report.correct, diagram)
+            typer.echo(f"reliability diagram: {diagram}")
+    raise typer.Exit(1 if run.failed or not pairs else 0)
+
+
+@app.command()
+def calibrate(
+    files: Annotated[list[Path], typer.Argument(help="Your inputs, each with a reference text.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the calibrator JSON.")
+    ],
+    refs: Annotated[
+        Path | None, typer.Option(help="Folder of references (default: beside each file).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Whisper model the calibrator is for.")] = "tiny.en",
+    kind: Annotated[
+        str, typer.Option(help="logistic (several signals) or isotonic (one signal).")
+    ] = "logistic",
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Fit a calibrator on your own files and references."""
+    from uncertain.fusion import fit_calibrator
+
+    run = Run(quiet=False, debug=debug)
+    docs = [
+        (doc, reference)
+        for _, doc, reference in _documents_with_references(
+            files, refs, run, {"model": model, "fuse": False}
+        )
+    ]
+    if not docs:
+        run.err.print("error: nothing to fit on", markup=False)
+        raise typer.Exit(1)
+    try:
+        calibrator = fit_calibrator(docs, kind=kind)
+        calibrator.save(output)
+    except UncertainError as error:
+        run.fail(output, error)
+        raise typer.Exit(1) from None
+    typer.echo(f"calibrator written to {output} (fitted on {len(docs)} files)")
+    raise typer.Exit(1 if run.failed else 0)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a document (the JSON contract)."""
+    from uncertain.document import Document
+
+    typer.echo(json.dumps(Document.model_json_schema(), indent=2))
+
+
+def main() -> None:
+    """Entry point of the `uncertain` command."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        Console(stderr=True).print(
+            "interrupted: outputs already written are complete", markup=False
+        )
+        sys.exit(130)
