@@ -1,0 +1,163 @@
+"""The command line on the real engines: formats, batches, errors, exit codes, resuming."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from uncertain.cli import app
+from uncertain.document import Document
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+BAD = ROOT / "tests" / "data" / "bad"
+UNCERTAIN = [sys.executable, "-m", "uncertain"]
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={"NO_COLOR": "1"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_lists_subcommands() -> None:
+    code, out, _ = invoke("--help")
+    assert code == 0
+    for command in ("transcribe", "render", "eval", "calibrate", "schema"):
+        assert command in out
+
+
+def test_schema_is_valid_json_schema() -> None:
+    code, out, _ = invoke("schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["title"] == "Document"
+    assert {"text", "spans", "marks", "source", "schema_version"} <= set(schema["properties"])
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(json.loads(Document(text="").to_json()), schema)
+
+
+def test_terminal_view_of_speech_without_colour() -> None:
+    code, out, err = invoke("transcribe", str(SAMPLES / "synthetic_drug.wav"))
+    assert code == 0, err
+    assert "The patient takes" in out
+    assert "[?" in out  # marks become plain markers when there is no colour
+    assert "words" in out  # the summary line
+
+
+def test_all_formats_for_audio_and_image(tmp_path: Path) -> None:
+    code, _, err = invoke(
+        "transcribe", str(SAMPLES / "jfk.wav"), str(SAMPLES / "clean_page.png"),
+        "-f", "all", "-o", str(tmp_path), "--quiet",
+    )
+    assert code == 0, err
+    names = sorted(p.name for p in tmp_path.iterdir())
+    for suffix in (".txt", ".json", ".jsonl", ".md", ".prompt.txt", ".html", ".vtt", ".srt"):
+        assert f"jfk{suffix}" in names
+    for suffix in (".txt", ".json", ".hocr", ".alto.xml", ".html"):
+        assert f"clean_page{suffix}" in names
+    assert "jfk.hocr" not in names and "clean_page.vtt" not in names
+    doc = Document.load(tmp_path / "jfk.json")
+    assert "ask not what your country" in doc.text
+    assert all(s.confidence is not None for s in doc.spans)
+
+
+def test_batch_with_a_corrupt_file_goes_on_and_exits_1(tmp_path: Path) -> None:
+    code, _, err = invoke(
+        "transcribe", str(BAD / "truncated.wav"), str(SAMPLES / "clean_page.png"),
+        str(BAD / "random.png"), "-f", "json", "-o", str(tmp_path), "--quiet",
+    )
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 2, err
+    assert lines[0].startswith(f"error: {BAD / 'truncated.wav'}: ")
+    assert lines[1].startswith(f"error: {BAD / 'random.png'}: ")
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean_page.json"]
+
+
+def test_folder_walk_skips_references_and_resumes(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("clean_page.png", "clean_page.ref.txt", "SOURCES.md"):
+        shutil.copy(SAMPLES / name, folder / name)
+    out = tmp_path / "out"
+    code, _, err = invoke("transcribe", str(folder), "-f", "json", "-o", str(out), "-q")
+    assert code == 0, err
+    written = out / "clean_page.json"
+    assert written.exists()
+    before = written.stat().st_mtime_ns
+    code, _, err = invoke(
+        "transcribe", str(folder), "-f", "json", "-o", str(out), "-q", "--skip-existing"
+    )
+    assert code == 0, err
+    assert written.stat().st_mtime_ns == before
+
+
+def test_stdin(tmp_path: Path) -> None:
+    data = (SAMPLES / "clean_page.png").read_bytes()
+    result = runner.invoke(
+        app, ["transcribe", "-", "-f", "json", "-o", str(tmp_path), "-q"], input=data
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = Document.load(tmp_path / "stdin.json")
+    assert "Discharge summary" in doc.text
+
+
+def test_usage_errors_exit_2() -> None:
+    code, _, err = invoke("transcribe", str(SAMPLES / "jfk.wav"), "-f", "docx")
+    assert code == 2
+    assert "unknown format docx" in err
+    code, _, _ = invoke("transcribe", str(SAMPLES / "jfk.wav"), "--threshold", "7")
+    assert code == 2
+
+
+def test_render_command(tmp_path: Path) -> None:
+    code, _, err = invoke(
+        "transcribe", str(SAMPLES / "synthetic_drug.wav"), "-f", "json", "-o", str(tmp_path), "-q"
+    )
+    assert code == 0, err
+    code, out, err = invoke("render", str(tmp_path / "synthetic_drug.json"), "--style", "brackets")
+    assert code == 0, err
+    assert "[?" in out
+    code, out, err = invoke(
+        "render", str(tmp_path / "synthetic_drug.json"), "--task", "List the drugs."
+    )
+    assert code == 0, err
+    messages = json.loads(out)
+    assert [m["role"] for m in messages] == ["system", "user"]
+    code, _, err = invoke("render", str(BAD / "random.png"))
+    assert code == 1 and "random.png" in err and "Traceback" not in err
+
+
+def test_prompt_format_uses_style(tmp_path: Path) -> None:
+    code, _, err = invoke(
+        "transcribe", str(SAMPLES / "synthetic_drug.wav"), "-f", "prompt", "--style", "footnotes",
+        "-o", str(tmp_path), "-q",
+    )
+    assert code == 0, err
+    assert "[1]" in (tmp_path / "synthetic_drug.prompt.txt").read_text(encoding="utf-8")
+
+
+def test_console_script_reports_without_traceback(tmp_path: Path) -> None:
+    """The installed command, as a user runs it: one line per bad file, exit 1."""
+    env = dict(os.environ, NO_COLOR="1")
+    result = subprocess.run(
+        [*UNCERTAIN, "transcribe", str(BAD / "empty.wav"), str(BAD / "text.wav"), "-q"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert "empty.wav" in lines[0] and "empty" in lines[0]
+    assert "text.wav" in lines[1]
+    assert "Traceback" not in result.stderr
