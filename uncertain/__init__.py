@@ -1,13 +1,23 @@
-"""uncertain: speech and scanned documents to text that knows how sure it is."""
+"""uncertain: speech and scanned documents to text that knows how sure it is.
+
+    doc = uncertain.transcribe("call.wav")           # speech, with the bundled Whisper tiny.en
+    doc = uncertain.read("scan.pdf")                 # any audio, video, image or PDF
+    doc.marks                                        # runs of words not to trust, with a reason
+    uncertain.render(doc, style="brackets")          # prompt text that carries the uncertainty
+    uncertain.to_messages(doc, "Summarise the call.")
+    uncertain.trace(doc, llm_answer)                 # which parts of an answer rest on weak words
+"""
 
 from __future__ import annotations
 
+from uncertain.api import iter_transcribe, ocr, read, transcribe
 from uncertain.document import (
     SCHEMA_VERSION,
     Alternative,
     Block,
     Box,
     Document,
+    Documents,
     Mark,
     Page,
     Source,
@@ -16,6 +26,8 @@ from uncertain.document import (
     Token,
 )
 from uncertain.errors import CalibrationError, EngineError, InputError, UncertainError
+from uncertain.fusion import Calibrator, fuse, load_calibrator
+from uncertain.render import ParsedPrompt, TraceHit, parse, preamble, render, to_messages, trace
 
 __version__ = "0.1.0"
 
@@ -24,16 +36,31 @@ __all__ = [
     "Block",
     "Box",
     "CalibrationError",
+    "Calibrator",
     "Document",
+    "Documents",
     "EngineError",
     "InputError",
     "Mark",
     "Page",
+    "ParsedPrompt",
     "SCHEMA_VERSION",
     "Source",
     "Span",
     "TimeRange",
     "Token",
+    "TraceHit",
     "UncertainError",
     "__version__",
+    "fuse",
+    "iter_transcribe",
+    "load_calibrator",
+    "ocr",
+    "parse",
+    "preamble",
+    "read",
+    "render",
+    "to_messages",
+    "trace",
+    "transcribe",
 ]

@@ -106,8 +106,10 @@ def transcribe(
     if cross_check:
         from uncertain.crosscheck import cross_check_speech
 
+        # An English-only first model still tells a multilingual second one the language.
+        detected = doc.source.settings.get("language")
         other = whisper_engine(cross_check, device, compute_type).read(
-            audio, language=language or doc.source.settings.get("language"), **options
+            audio, language=language or (detected if isinstance(detected, str) else None), **options
         )
         doc = cross_check_speech(doc, other)
     return _fuse(doc, fuse, calibration, threshold)

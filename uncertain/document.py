@@ -218,8 +218,8 @@ class Document(_Model):
     pages: list[Page] = Field(default_factory=list)
     source: Source = Field(default_factory=Source)
 
-    _index: dict[int, int] | None = PrivateAttr(default=None)
-    _mark_of: dict[int, int] | None = PrivateAttr(default=None)
+    _index: tuple[tuple[int, int], dict[int, int]] | None = PrivateAttr(default=None)
+    _mark_of: tuple[tuple[int, int], dict[int, int]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -274,26 +274,47 @@ class Document(_Model):
                 raise ValueError(
                     f"mark {number} spans {mark.span_ids} are not adjacent spans in text order"
                 )
-        self._index = positions
+        self._index = ((id(self.spans), len(self.spans)), positions)
         self._mark_of = None
         return self
+
+    def __eq__(self, other: object) -> bool:
+        # Fields only: the private lookup tables are caches, not content.
+        return type(other) is type(self) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     # -- lookups -------------------------------------------------------------------------
 
     def span(self, span_id: int) -> Span:
         """The span with this id; `KeyError` when there is none."""
-        if self._index is None or len(self._index) != len(self.spans):
-            self._index = {s.id: i for i, s in enumerate(self.spans)}
+        # Read the private dict directly: pydantic's attribute lookup for private
+        # attributes costs more than the lookup itself.
+        private = self.__pydantic_private__
+        assert private is not None
+        key = (id(self.spans), len(self.spans))
+        cached: tuple[tuple[int, int], dict[int, int]] | None = private["_index"]
+        if cached is None or cached[0] != key:
+            cached = private["_index"] = (key, {s.id: i for i, s in enumerate(self.spans)})
         try:
-            return self.spans[self._index[span_id]]
+            return self.spans[cached[1][span_id]]
         except KeyError:
             raise KeyError(f"no span with id {span_id}") from None
 
     def mark_of(self, span_id: int) -> Mark | None:
         """The mark that covers this span, if any."""
-        if self._mark_of is None:
-            self._mark_of = {i: n for n, m in enumerate(self.marks) for i in m.span_ids}
-        number = self._mark_of.get(span_id)
+        private = self.__pydantic_private__
+        assert private is not None
+        # Keyed by the marks list's identity and length, so a copy with other marks
+        # (model_copy(update=...)) or an appended mark never sees a stale table.
+        key = (id(self.marks), len(self.marks))
+        cached: tuple[tuple[int, int], dict[int, int]] | None = private["_mark_of"]
+        if cached is None or cached[0] != key:
+            cached = private["_mark_of"] = (
+                key,
+                {i: n for n, m in enumerate(self.marks) for i in m.span_ids},
+            )
+        number = cached[1].get(span_id)
         return None if number is None else self.marks[number]
 
     def low_confidence(self, threshold: float) -> list[Span]:
