@@ -1,0 +1,393 @@
+"""Measures of how good a transcript and its confidences are, as small pure functions.
+
+Words are compared after `normalize_text` (case, punctuation, apostrophes, unicode forms and
+simple numbers folded), aligned to a reference by Levenshtein alignment. A hypothesis word is
+*correct* when the alignment pairs it with an equal reference word. Confidence quality is
+judged by AUROC (how well confidence tells wrong words from right ones), expected calibration
+error, Brier score, and what a flagging threshold catches.
+
+Spans whose text normalizes to nothing (punctuation only) are counted correct by
+`label_spans` and left out of every figure by `evaluate`: they carry no word to get wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from uncertain.document import Document
+from uncertain.errors import EngineError, InputError
+
+__all__ = [
+    "EvaluationReport",
+    "FlagReport",
+    "align_words",
+    "auroc",
+    "brier_score",
+    "cer",
+    "evaluate",
+    "expected_calibration_error",
+    "find_reference",
+    "flag_report",
+    "label_spans",
+    "normalize_text",
+    "normalize_words",
+    "reliability_diagram",
+    "wer",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
+_DASHES = re.compile(r"[\-‐‑‒–—―/]+")
+_GROUPED_NUMBER = re.compile(r"(?<=\d)[,_](?=\d{3}\b)")
+_NON_WORD = re.compile(r"[^\w\s]+")
+_ONES = [
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    *("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"),
+    *("eighteen", "nineteen"),
+]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def _number_words(n: int) -> str:
+    """English words for 0 <= n < 10**9 ("101" -> "one hundred one")."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + _number_words(rest))
+    for size, name in ((10**6, "million"), (1000, "thousand")):
+        if n >= size:
+            rest = n % size
+            head = _number_words(n // size) + " " + name
+            return head + ("" if rest == 0 else " " + _number_words(rest))
+    raise AssertionError("unreachable")
+
+
+def _year_words(n: int) -> str:
+    """Years are read in pairs: 1961 -> "nineteen sixty one", 1900 -> "nineteen hundred"."""
+    high, low = divmod(n, 100)
+    if low == 0:
+        return _number_words(high) + " hundred"
+    return _number_words(high) + " " + ("oh " + _ONES[low] if low < 10 else _number_words(low))
+
+
+def _spell_number(match: re.Match[str]) -> str:
+    digits = match.group(0)
+    if len(digits) > 9 or (len(digits) > 1 and digits.startswith("0")):
+        return " ".join(_ONES[int(d)] for d in digits)  # codes, phone numbers: digit by digit
+    value = int(digits)
+    if len(digits) == 4 and 1100 <= value <= 1999 and value % 100 != 0:
+        return _year_words(value)
+    return _number_words(value)
+
+
+def normalize_words(text: str) -> list[str]:
+    """The words of `text` after `normalize_text`, as a list."""
+    return normalize_text(text).split()
+
+
+def normalize_text(text: str) -> str:
+    """Fold text for comparison: NFKC, lower case, no punctuation or apostrophes, numbers spelled.
+
+    "Don't pay $1,000 for Co-Trimoxazole!" -> "dont pay 1000 ..." becomes
+    "dont pay one thousand for co trimoxazole". Hyphens and slashes split words; `%` reads as
+    "percent"; integers are spelled out in words (four-digit numbers 1100-1999 as years), so a
+    transcript that writes digits and a reference that spells them out compare equal.
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
+    text = text.replace("'", "").replace("%", " percent ").replace("&", " and ")
+    text = _GROUPED_NUMBER.sub("", text)
+    text = _DASHES.sub(" ", text)
+    text = _NON_WORD.sub(" ", text).replace("_", " ")
+    text = re.sub(r"\d+", lambda m: " " + _spell_number(m) + " ", text)
+    return " ".join(text.split())
+
+
+def align_words(hyp_words: Sequence[str], ref_words: Sequence[str]) -> list[bool]:
+    """For each hypothesis word, whether a minimum-edit alignment pairs it with an equal word."""
+    from rapidfuzz.distance import Levenshtein
+
+    correct = [False] * len(hyp_words)
+    if not hyp_words or not ref_words:
+        return correct
+    for op in Levenshtein.opcodes(list(hyp_words), list(ref_words)):
+        if op.tag == "equal":
+            for i in range(op.src_start, op.src_end):
+                correct[i] = True
+    return correct
+
+
+def label_spans(doc: Document, reference_text: str) -> list[bool]:
+    """Whether each span of `doc` is right, judged against `reference_text`.
+
+    A span may normalize to several words ("25" -> "twenty five"); it is right when all of
+    them align to equal reference words. Punctuation-only spans are counted right.
+    """
+    pieces = [normalize_words(span.text) for span in doc.spans]
+    hyp = [word for words in pieces for word in words]
+    aligned = align_words(hyp, normalize_words(reference_text))
+    labels: list[bool] = []
+    position = 0
+    for words in pieces:
+        labels.append(all(aligned[position : position + len(words)]))
+        position += len(words)
+    return labels
+
+
+def _distance(hyp: Sequence[str] | str, ref: Sequence[str] | str) -> int:
+    from rapidfuzz.distance import Levenshtein
+
+    return int(Levenshtein.distance(hyp, ref))
+
+
+def wer(hypothesis: str, reference: str) -> float:
+    """Word error rate: word edits (after normalization) per reference word."""
+    ref = normalize_words(reference)
+    hyp = normalize_words(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else float(len(hyp))
+    return _distance(hyp, ref) / len(ref)
+
+
+def cer(hypothesis: str, reference: str) -> float:
+    """Character error rate: character edits (after normalization) per reference character."""
+    ref = normalize_text(reference)
+    hyp = normalize_text(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else float(len(hyp))
+    return _distance(hyp, ref) / len(ref)
+
+
+def _arrays(confidences: Iterable[float], correct: Iterable[bool]) -> tuple[FloatArray, FloatArray]:
+    conf = np.asarray(list(confidences), dtype=np.float64)
+    right = np.asarray(list(correct), dtype=np.float64)
+    if conf.shape != right.shape:
+        raise ValueError(f"{conf.size} confidences but {right.size} labels")
+    return conf, right
+
+
+def auroc(confidences: Iterable[float], correct: Iterable[bool]) -> float:
+    """Area under the ROC curve of confidence for telling right words from wrong ones.
+
+    The probability that a random right word has higher confidence than a random wrong one,
+    ties counting one half (Mann-Whitney U with mid-ranks). NaN when either class is empty.
+    """
+    conf, right = _arrays(confidences, correct)
+    n_right = int(right.sum())
+    n_wrong = right.size - n_right
+    if n_right == 0 or n_wrong == 0:
+        return math.nan
+    order = np.argsort(conf, kind="mergesort")
+    sorted_conf = conf[order]
+    ranks = np.empty(conf.size, dtype=np.float64)
+    # Mid-ranks: every member of a group of ties gets the mean of the group's ranks.
+    _, first, counts = np.unique(sorted_conf, return_index=True, return_counts=True)
+    mid = first + (counts + 1) / 2.0
+    ranks[order] = np.repeat(mid, counts)
+    rank_sum = float(ranks[right == 1].sum())
+    return (rank_sum - n_right * (n_right + 1) / 2.0) / (n_right * n_wrong)
+
+
+def expected_calibration_error(
+    confidences: Iterable[float], correct: Iterable[bool], bins: int = 10
+) -> float:
+    """Expected calibration error: |accuracy - mean confidence| over equal-width bins, weighted.
+
+    Bins are [0, 1/bins), ..., [1 - 1/bins, 1]; each contributes its share of the words.
+    """
+    conf, right = _arrays(confidences, correct)
+    if conf.size == 0:
+        return math.nan
+    index = np.clip((conf * bins).astype(np.int64), 0, bins - 1)
+    counts = np.bincount(index, minlength=bins).astype(np.float64)
+    conf_sum = np.bincount(index, weights=conf, minlength=bins)
+    right_sum = np.bincount(index, weights=right, minlength=bins)
+    return float(np.abs(conf_sum - right_sum).sum() / conf.size) if counts.sum() else math.nan
+
+
+def brier_score(confidences: Iterable[float], correct: Iterable[bool]) -> float:
+    """Mean squared difference between confidence and the 0/1 outcome (lower is better)."""
+    conf, right = _arrays(confidences, correct)
+    return float(np.mean((conf - right) ** 2)) if conf.size else math.nan
+
+
+@dataclass(frozen=True)
+class FlagReport:
+    """What flagging the words below a threshold catches, and what it costs."""
+
+    threshold: float
+    error_recall: float
+    """Share of wrong words that are flagged."""
+    flag_rate: float
+    """Share of all words that are flagged."""
+    silent_errors_per_100: float
+    """Wrong words left unflagged, per 100 words."""
+
+
+def flag_report(
+    confidences: Iterable[float], correct: Iterable[bool], threshold: float
+) -> FlagReport:
+    """Flag words below `threshold`; report error recall, flag rate and silent errors."""
+    conf, right = _arrays(confidences, correct)
+    return _flag_report(conf < threshold, right, threshold)
+
+
+def _flag_report(flagged: npt.NDArray[np.bool_], right: FloatArray, threshold: float) -> FlagReport:
+    wrong = right == 0
+    n = right.size
+    n_wrong = int(wrong.sum())
+    return FlagReport(
+        threshold=threshold,
+        error_recall=float((flagged & wrong).sum() / n_wrong) if n_wrong else math.nan,
+        flag_rate=float(flagged.sum() / n) if n else math.nan,
+        silent_errors_per_100=float(100.0 * (~flagged & wrong).sum() / n) if n else math.nan,
+    )
+
+
+def reliability_diagram(
+    confidences: Iterable[float], correct: Iterable[bool], path: str | Path, bins: int = 10
+) -> Path:
+    """Draw accuracy against confidence per bin (with the diagonal) into a PNG at `path`."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise EngineError(
+            'reliability diagrams need matplotlib: pip install "uncertain-ingest[notebook]"'
+        ) from None
+    conf, right = _arrays(confidences, correct)
+    index = np.clip((conf * bins).astype(np.int64), 0, bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    shown = counts > 0
+    mean_conf = np.bincount(index, weights=conf, minlength=bins)[shown] / counts[shown]
+    accuracy = np.bincount(index, weights=right, minlength=bins)[shown] / counts[shown]
+    figure, axes = plt.subplots(figsize=(4, 4))
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    axes.plot(mean_conf, accuracy, marker="o", label="observed")
+    axes.set_xlabel("confidence")
+    axes.set_ylabel("share correct")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    ece = expected_calibration_error(conf, right.astype(bool), bins)
+    axes.set_title(f"{conf.size} words, ECE {ece:.3f}")
+    axes.legend(loc="upper left")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(target, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return target
+
+
+def find_reference(path: str | Path, refs_dir: str | Path | None = None) -> Path:
+    """The reference text for `path`: NAME.ref.txt, else NAME.txt, in `refs_dir` or beside it."""
+    file = Path(path)
+    folder = Path(refs_dir) if refs_dir is not None else file.parent
+    candidates = [folder / f"{file.stem}.ref.txt", folder / f"{file.stem}.txt"]
+    for candidate in candidates:
+        if candidate.is_file() and candidate.resolve() != file.resolve():
+            return candidate
+    raise InputError(
+        file,
+        f"no reference text: neither {candidates[0]} nor {candidates[1]} exists",
+        "write the true text into one of them, or pass the folder that holds it",
+    )
+
+
+@dataclass
+class EvaluationReport:
+    """Transcript accuracy and confidence quality over a set of documents."""
+
+    documents: int
+    words: int
+    wrong: int
+    wer: float
+    cer: float
+    auroc: float
+    ece: float
+    brier: float
+    flags: FlagReport
+    mean_confidence: float
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        f = self.flags
+        lines = [
+            f"documents {self.documents}, words {self.words}, wrong {self.wrong} "
+            f"({self.wrong / self.words if self.words else math.nan:.1%})",
+            f"WER {self.wer:.3f}  CER {self.cer:.3f}",
+            f"AUROC {self.auroc:.3f}  ECE {self.ece:.3f}  Brier {self.brier:.3f}  "
+            f"mean confidence {self.mean_confidence:.3f}",
+            f"flagged ({'marks' if math.isnan(f.threshold) else f'below {f.threshold:.2f}'}): "
+            f"{f.flag_rate:.1%} of words, "
+            f"{f.error_recall:.1%} of wrong words; {f.silent_errors_per_100:.2f} silent errors "
+            "per 100 words",
+            *self.notes,
+        ]
+        return "\n".join(lines)
+
+
+def evaluate(
+    docs_with_refs: Iterable[tuple[Document, str]],
+    *,
+    threshold: float | None = None,
+    signal: str | None = None,
+) -> EvaluationReport:
+    """Score fused documents against their reference texts.
+
+    Confidence is `span.confidence` (or the raw signal named by `signal`, to compare against
+    an engine's own score). A word is flagged when it is inside a mark, or, when `threshold`
+    is given, when its confidence is below it. WER and CER are pooled over all documents
+    (total edits / total reference length). Punctuation-only spans are left out.
+    """
+    conf: list[float] = []
+    labels: list[bool] = []
+    flagged: list[bool] = []
+    word_edits = ref_words = char_edits = ref_chars = documents = 0
+    for doc, reference in docs_with_refs:
+        documents += 1
+        ref_norm = normalize_text(reference)
+        hyp_norm = normalize_text(doc.text)
+        word_edits += _distance(hyp_norm.split(), ref_norm.split())
+        ref_words += len(ref_norm.split())
+        char_edits += _distance(hyp_norm, ref_norm)
+        ref_chars += len(ref_norm)
+        for span, right in zip(doc.spans, label_spans(doc, reference), strict=True):
+            if not normalize_words(span.text):
+                continue
+            value = span.confidence if signal is None else span.signals.get(signal)
+            if value is None:
+                what = "fuse the document first" if signal is None else f"no signal {signal!r}"
+                raise InputError(doc.source.path, f"span {span.id} has no confidence ({what})")
+            conf.append(float(value))
+            labels.append(right)
+            in_mark = doc.mark_of(span.id) is not None
+            flagged.append(in_mark if threshold is None else value < threshold)
+    c, r = _arrays(conf, labels)
+    flags = _flag_report(
+        np.asarray(flagged, dtype=bool), r, math.nan if threshold is None else threshold
+    )
+    return EvaluationReport(
+        documents=documents,
+        words=int(c.size),
+        wrong=int((r == 0).sum()),
+        wer=word_edits / ref_words if ref_words else math.nan,
+        cer=char_edits / ref_chars if ref_chars else math.nan,
+        auroc=auroc(c, labels),
+        ece=expected_calibration_error(c, labels),
+        brier=brier_score(c, labels),
+        flags=flags,
+        mean_confidence=float(c.mean()) if c.size else math.nan,
+    )
