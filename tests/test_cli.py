@@ -161,3 +161,52 @@ def test_console_script_reports_without_traceback(tmp_path: Path) -> None:
     assert "empty.wav" in lines[0] and "empty" in lines[0]
     assert "text.wav" in lines[1]
     assert "Traceback" not in result.stderr
+
+
+def test_eval_on_samples(tmp_path: Path) -> None:
+    diagram = tmp_path / "reliability.png"
+    code, out, err = invoke(
+        "eval", str(SAMPLES / "jfk.wav"), str(SAMPLES / "synthetic_drug.wav"),
+        str(SAMPLES / "degraded_page.jpg"), "--diagram", str(diagram),
+    )
+    assert code == 0, err
+    assert "documents 3" in out and "WER" in out and "AUROC" in out and "ECE" in out
+    assert "silent errors per 100 words" in out
+    assert diagram.read_bytes().startswith(b"\x89PNG")
+
+
+def test_eval_without_reference_names_both_candidates(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.wav"
+    shutil.copy(SAMPLES / "jfk.wav", clip)
+    code, _, err = invoke("eval", str(clip))
+    assert code == 1
+    assert "clip.ref.txt" in err and "clip.txt" in err
+
+
+def test_calibrate_then_use_the_calibrator(tmp_path: Path) -> None:
+    """Fit on the samples, then transcribe with the fitted calibrator."""
+    calibrator = tmp_path / "mine.json"
+    code, out, err = invoke(
+        "calibrate", str(SAMPLES / "jfk.wav"), str(SAMPLES / "synthetic_drug.wav"),
+        "-o", str(calibrator),
+    )
+    assert code == 0, err
+    assert "fitted on 2 files" in out
+    saved = json.loads(calibrator.read_text(encoding="utf-8"))
+    assert saved["kind"] == "logistic"
+    code, _, err = invoke(
+        "transcribe", str(SAMPLES / "synthetic_drug.wav"), "--calibration", str(calibrator),
+        "-f", "json", "-o", str(tmp_path), "-q",
+    )
+    assert code == 0, err
+    doc = Document.load(tmp_path / "synthetic_drug.json")
+    assert str(calibrator) in (doc.source.calibration or "")
+
+
+def test_calibrate_refuses_data_without_errors(tmp_path: Path) -> None:
+    code, _, err = invoke(
+        "calibrate", str(SAMPLES / "clean_page.png"), "-o", str(tmp_path / "c.json")
+    )
+    assert code == 1
+    assert "needs both right and wrong words" in err
+    assert not (tmp_path / "c.json").exists()

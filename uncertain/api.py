@@ -41,7 +41,7 @@ def whisper_engine(
             engine = _engines[key] = WhisperAdapter(
                 model=model, device=device, compute_type=compute_type
             )
-    return engine  # type: ignore[no-any-return]
+    return engine
 
 
 def tesseract_engine(language: str = "eng", dpi: int = 300) -> TesseractAdapter:
@@ -53,7 +53,7 @@ def tesseract_engine(language: str = "eng", dpi: int = 300) -> TesseractAdapter:
         engine = _engines.get(key)
         if engine is None:
             engine = _engines[key] = TesseractAdapter(language=language, dpi=dpi)
-    return engine  # type: ignore[no-any-return]
+    return engine
 
 
 def _fuse(

@@ -334,7 +334,7 @@ def evaluate_command(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Measure WER, AUROC, calibration error and flag rates against reference texts."""
-    from uncertain.evaluate import evaluate, reliability_diagram
+    from uncertain.evaluate import evaluate, labelled_signals, reliability_diagram
 
     run = Run(quiet=False, debug=debug)
     options = {"model": model, "calibration": calibration, "threshold": threshold}
@@ -343,11 +343,15 @@ def evaluate_command(
         for _, doc, reference in _documents_with_references(files, refs, run, options)
     ]
     if pairs:
-        report = evaluate(pairs, threshold=threshold)
-        typer.echo(str(report))
-        if diagram is not None:
-            reliability_diagram(report.confidences, report.correct, diagram)
-            typer.echo(f"reliability diagram: {diagram}")
+        try:
+            report = evaluate(pairs, threshold=threshold)
+            typer.echo(str(report))
+            if diagram is not None:
+                _, labels, confidences = labelled_signals(pairs)
+                reliability_diagram(confidences, labels, diagram)
+                typer.echo(f"reliability diagram: {diagram}")
+        except UncertainError as error:
+            run.fail(diagram or "evaluation", error)
     raise typer.Exit(1 if run.failed or not pairs else 0)
 
 
@@ -367,7 +371,7 @@ def calibrate(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Fit a calibrator on your own files and references."""
-    from uncertain.fusion import fit_calibrator
+    from uncertain.evaluate import fit_calibrator
 
     run = Run(quiet=False, debug=debug)
     docs = [

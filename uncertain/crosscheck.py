@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import Indel
 
 from uncertain.document import Alternative, Document, Span
 
@@ -41,19 +41,32 @@ def cross_check_speech(primary: Document, secondary: Document) -> Document:
     agreement = [0.0] * len(ours)
     other_probability = [0.0] * len(ours)
     other_text: list[list[Span]] = [[] for _ in ours]
-    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(ours, theirs).as_list():
-        if tag == "equal":
-            for offset in range(i2 - i1):
-                agreement[i1 + offset] = 1.0
-                other_probability[i1 + offset] = _probability(secondary.spans[j1 + offset])
-        elif tag == "replace":
-            # Pair words by position; surplus words of the other reading join the last pair.
-            width = i2 - i1
-            for offset, j in enumerate(range(j1, j2)):
-                other_text[i1 + min(offset, width - 1)].append(secondary.spans[j])
-            for i in range(i1, i2):
-                if other_text[i]:
-                    other_probability[i] = min(_probability(s) for s in other_text[i])
+
+    def disagree(i1: int, i2: int, j1: int, j2: int) -> None:
+        # Our words i1..i2 stand where the other reading has j1..j2: pair them by position,
+        # surplus words of the other reading joining our last word of the run.
+        if i1 == i2:
+            return
+        for offset, j in enumerate(range(j1, j2)):
+            other_text[i1 + min(offset, i2 - i1 - 1)].append(secondary.spans[j])
+        for i in range(i1, i2):
+            if other_text[i]:
+                other_probability[i] = min(_probability(s) for s in other_text[i])
+
+    # A longest-common-subsequence alignment keeps every word both readings share; the gaps
+    # between shared words are where the readings differ.
+    i = j = 0
+    for opcode in Indel.opcodes(ours, theirs):
+        if opcode.tag != "equal":
+            continue
+        disagree(i, opcode.src_start, j, opcode.dest_start)
+        for offset in range(opcode.src_end - opcode.src_start):
+            agreement[opcode.src_start + offset] = 1.0
+            other_probability[opcode.src_start + offset] = _probability(
+                secondary.spans[opcode.dest_start + offset]
+            )
+        i, j = opcode.src_end, opcode.dest_end
+    disagree(i, len(ours), j, len(theirs))
     spans = []
     for index, span in enumerate(primary.spans):
         signals = dict(span.signals)

@@ -18,12 +18,16 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from uncertain.document import Document
-from uncertain.errors import EngineError, InputError
+from uncertain.errors import CalibrationError, EngineError, InputError
+
+if TYPE_CHECKING:
+    from uncertain.fusion import Calibrator
 
 __all__ = [
     "EvaluationReport",
@@ -391,3 +395,67 @@ def evaluate(
         flags=flags,
         mean_confidence=float(c.mean()) if c.size else math.nan,
     )
+
+
+def labelled_signals(
+    docs_with_refs: Iterable[tuple[Document, str]],
+) -> tuple[list[dict[str, float]], list[bool], list[float]]:
+    """Calibrator inputs from documents and their references: each word's signals (as
+    `uncertain.fusion.span_signals` gives them), whether it is right, and its current
+    confidence (NaN when unfused). Punctuation-only spans are left out."""
+    from uncertain.fusion import span_signals
+
+    rows: list[dict[str, float]] = []
+    labels: list[bool] = []
+    confidences: list[float] = []
+    for doc, reference in docs_with_refs:
+        signals = span_signals(doc)
+        for span, row, right in zip(doc.spans, signals, label_spans(doc, reference), strict=True):
+            if normalize_words(span.text):
+                rows.append(row)
+                labels.append(right)
+                confidences.append(math.nan if span.confidence is None else span.confidence)
+    return rows, labels, confidences
+
+
+def fit_calibrator(
+    docs_with_refs: Iterable[tuple[Document, str]], *, kind: str = "logistic"
+) -> Calibrator:
+    """Fit a calibrator on your own documents (unfused or fused) and their reference texts.
+
+    It uses the features of the bundled calibrator for the documents' engine and model:
+    `logistic` refits all of them, `isotonic` maps the first (the engine's main score)
+    monotonically. `CalibrationError` when there is nothing to fit on, or no wrong (or no
+    right) word to learn from.
+    """
+    from uncertain.fusion import (
+        IsotonicCalibrator,
+        LogisticCalibrator,
+        default_calibrator,
+    )
+
+    pairs = list(docs_with_refs)
+    if kind not in ("logistic", "isotonic"):
+        raise CalibrationError(f"unknown calibrator kind {kind!r}; use logistic or isotonic")
+    if not pairs:
+        raise CalibrationError("no documents to fit on; pass files with reference texts")
+    bundled, _ = default_calibrator(pairs[0][0])
+    rows, labels, _ = labelled_signals(pairs)
+    wrong = labels.count(False)
+    if wrong == 0 or wrong == len(labels):
+        raise CalibrationError(
+            f"the {len(labels)} words hold {wrong} wrong ones: a calibrator needs both right and "
+            "wrong words; add harder recordings or scans (noise, accents, low resolution)"
+        )
+    corpus = f"{len(pairs)} documents, {len(labels)} words, {wrong} wrong (uncertain calibrate)"
+    calibrator: Calibrator
+    if kind == "logistic":
+        calibrator = LogisticCalibrator(
+            bundled.features, threshold=bundled.threshold, metadata={"corpus": corpus}
+        )
+    else:
+        calibrator = IsotonicCalibrator(
+            bundled.features[0], threshold=bundled.threshold, metadata={"corpus": corpus}
+        )
+    calibrator.fit(rows, labels)
+    return calibrator
