@@ -30,7 +30,7 @@ REFUSED = {
     "empty.pdf": "empty",
     "truncated.wav": "cannot be opened as audio",
     "truncated.flac": "no audio samples",
-    "truncated.mp3": "too short",
+    "truncated.mp3": "truncated",
     "truncated.png": "truncated",
     "truncated.jpg": "runcated",
     "truncated.pdf": "not a readable PDF",

@@ -69,6 +69,14 @@ def _sniff_bytes(head: bytes) -> SniffResult | None:
         return SniffResult("video", "video/webm" if b"webm" in head[:64] else "video/x-matroska")
     if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         return SniffResult("audio", "audio/aiff")
+    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):  # ASF: WMA, WMV
+        return SniffResult("video", "video/x-ms-asf")
+    if head.startswith(b"#!AMR"):
+        return SniffResult("audio", "audio/amr")
+    if head.startswith(b"caff"):
+        return SniffResult("audio", "audio/x-caf")
+    if head.startswith(b".snd"):
+        return SniffResult("audio", "audio/basic")
     return None
 
 

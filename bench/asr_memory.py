@@ -1,0 +1,114 @@
+"""Peak RSS while transcribing long audio: flat with length is the goal.
+
+Run: .venv/bin/python bench/asr_memory.py [--minutes 5 20] [--window 120] [--model tiny.en]
+     .venv/bin/python bench/asr_memory.py --minutes 10 60 --window 600   (the full check)
+
+Builds WAV files of the given lengths by concatenating the real fit clips with 1.5 s
+pauses, then transcribes each in a fresh process with WhisperAdapter.iter_transcribe
+(consuming every segment) and reports that process's peak RSS. Targets: < 1.5 GB with
+tiny.en, and the two lengths within 10% of each other. The default window (120 s) makes
+both default lengths span several windows; --window 600 is the adapter's own default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FIT = ROOT.parent / "shared" / "realdata" / "audio" / "fit"
+
+
+def build(minutes: float, path: Path) -> None:
+    """Write `minutes` of 16 kHz mono speech made of fit clips separated by pauses."""
+    import numpy as np
+
+    from uncertain.adapters.audio import load_audio
+
+    clips = [load_audio(p) for p in sorted([*FIT.glob("*.wav"), *FIT.glob("*.flac")])]
+    pause = np.zeros(24_000, dtype=np.float32)
+    target = int(minutes * 60 * 16_000)
+    written = 0
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        index = 0
+        while written < target:
+            piece = np.concatenate([clips[index % len(clips)], pause])[: target - written]
+            out.writeframes((piece * 32767).astype("<i2").tobytes())
+            written += piece.size
+            index += 1
+
+
+def child(path: str, window: float, model: str) -> None:
+    """Transcribe one file and print its peak RSS in MB and the segment count."""
+    from uncertain.adapters.whisper import WhisperAdapter
+
+    adapter = WhisperAdapter(model=model, window=window)
+    start = time.perf_counter()
+    count = sum(1 for _ in adapter.iter_transcribe(path))
+    elapsed = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{peak_mb:.1f} {count} {elapsed:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, nargs=2, default=[5.0, 20.0])
+    parser.add_argument("--window", type=float, default=120.0)
+    parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.window, args.model)
+        return
+    peaks = []
+    with tempfile.TemporaryDirectory() as folder:
+        for minutes in args.minutes:
+            path = Path(folder) / f"long_{minutes:g}min.wav"
+            build(minutes, path)
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    str(path),
+                    "--window",
+                    str(args.window),
+                    "--model",
+                    args.model,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            peak, count, elapsed = result.stdout.split()
+            peaks.append(float(peak))
+            path.unlink()
+            print(
+                f"{minutes:g} min ({args.model}, window {args.window:g} s): "
+                f"peak RSS {float(peak):.0f} MB "
+                f"(target < 1536 MB), {count} segments in {float(elapsed):.0f} s "
+                f"(RTF {float(elapsed) / (minutes * 60):.3f})"
+            )
+    growth = peaks[1] / peaks[0] - 1
+    verdict = "meets target" if abs(growth) <= 0.10 else "MISSES target"
+    print(
+        f"peak RSS {args.minutes[1]:g} min vs {args.minutes[0]:g} min: {growth:+.1%} "
+        f"(target within 10%; {verdict})"
+    )
+
+
+if __name__ == "__main__":
+    main()

