@@ -56,8 +56,14 @@ def test_terminal_view_of_speech_without_colour() -> None:
 
 def test_all_formats_for_audio_and_image(tmp_path: Path) -> None:
     code, _, err = invoke(
-        "transcribe", str(SAMPLES / "jfk.wav"), str(SAMPLES / "clean_page.png"),
-        "-f", "all", "-o", str(tmp_path), "--quiet",
+        "transcribe",
+        str(SAMPLES / "jfk.wav"),
+        str(SAMPLES / "clean_page.png"),
+        "-f",
+        "all",
+        "-o",
+        str(tmp_path),
+        "--quiet",
     )
     assert code == 0, err
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -73,8 +79,15 @@ def test_all_formats_for_audio_and_image(tmp_path: Path) -> None:
 
 def test_batch_with_a_corrupt_file_goes_on_and_exits_1(tmp_path: Path) -> None:
     code, _, err = invoke(
-        "transcribe", str(BAD / "truncated.wav"), str(SAMPLES / "clean_page.png"),
-        str(BAD / "random.png"), "-f", "json", "-o", str(tmp_path), "--quiet",
+        "transcribe",
+        str(BAD / "truncated.wav"),
+        str(SAMPLES / "clean_page.png"),
+        str(BAD / "random.png"),
+        "-f",
+        "json",
+        "-o",
+        str(tmp_path),
+        "--quiet",
     )
     assert code == 1
     lines = [line for line in err.splitlines() if line.strip()]
@@ -141,8 +154,15 @@ def test_render_command(tmp_path: Path) -> None:
 
 def test_prompt_format_uses_style(tmp_path: Path) -> None:
     code, _, err = invoke(
-        "transcribe", str(SAMPLES / "synthetic_drug.wav"), "-f", "prompt", "--style", "footnotes",
-        "-o", str(tmp_path), "-q",
+        "transcribe",
+        str(SAMPLES / "synthetic_drug.wav"),
+        "-f",
+        "prompt",
+        "--style",
+        "footnotes",
+        "-o",
+        str(tmp_path),
+        "-q",
     )
     assert code == 0, err
     assert "[1]" in (tmp_path / "synthetic_drug.prompt.txt").read_text(encoding="utf-8")
@@ -153,7 +173,10 @@ def test_console_script_reports_without_traceback(tmp_path: Path) -> None:
     env = dict(os.environ, NO_COLOR="1")
     result = subprocess.run(
         [*UNCERTAIN, "transcribe", str(BAD / "empty.wav"), str(BAD / "text.wav"), "-q"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -166,8 +189,12 @@ def test_console_script_reports_without_traceback(tmp_path: Path) -> None:
 def test_eval_on_samples(tmp_path: Path) -> None:
     diagram = tmp_path / "reliability.png"
     code, out, err = invoke(
-        "eval", str(SAMPLES / "jfk.wav"), str(SAMPLES / "synthetic_drug.wav"),
-        str(SAMPLES / "degraded_page.jpg"), "--diagram", str(diagram),
+        "eval",
+        str(SAMPLES / "jfk.wav"),
+        str(SAMPLES / "synthetic_drug.wav"),
+        str(SAMPLES / "degraded_page.jpg"),
+        "--diagram",
+        str(diagram),
     )
     assert code == 0, err
     assert "documents 3" in out and "WER" in out and "AUROC" in out and "ECE" in out
@@ -187,16 +214,26 @@ def test_calibrate_then_use_the_calibrator(tmp_path: Path) -> None:
     """Fit on the samples, then transcribe with the fitted calibrator."""
     calibrator = tmp_path / "mine.json"
     code, out, err = invoke(
-        "calibrate", str(SAMPLES / "jfk.wav"), str(SAMPLES / "synthetic_drug.wav"),
-        "-o", str(calibrator),
+        "calibrate",
+        str(SAMPLES / "jfk.wav"),
+        str(SAMPLES / "synthetic_drug.wav"),
+        "-o",
+        str(calibrator),
     )
     assert code == 0, err
     assert "fitted on 2 files" in out
     saved = json.loads(calibrator.read_text(encoding="utf-8"))
     assert saved["kind"] == "logistic"
     code, _, err = invoke(
-        "transcribe", str(SAMPLES / "synthetic_drug.wav"), "--calibration", str(calibrator),
-        "-f", "json", "-o", str(tmp_path), "-q",
+        "transcribe",
+        str(SAMPLES / "synthetic_drug.wav"),
+        "--calibration",
+        str(calibrator),
+        "-f",
+        "json",
+        "-o",
+        str(tmp_path),
+        "-q",
     )
     assert code == 0, err
     doc = Document.load(tmp_path / "synthetic_drug.json")

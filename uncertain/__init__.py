@@ -1,11 +1,9 @@
 """uncertain: speech and scanned documents to text that knows how sure it is.
 
-    doc = uncertain.transcribe("call.wav")           # speech, with the bundled Whisper tiny.en
-    doc = uncertain.read("scan.pdf")                 # any audio, video, image or PDF
-    doc.marks                                        # runs of words not to trust, with a reason
-    uncertain.render(doc, style="brackets")          # prompt text that carries the uncertainty
-    uncertain.to_messages(doc, "Summarise the call.")
-    uncertain.trace(doc, llm_answer)                 # which parts of an answer rest on weak words
+`transcribe` turns speech into a `Document` (bundled Whisper tiny.en, offline); `read` takes
+any audio, video, image or PDF. Each word carries a calibrated `confidence`, the runs not to
+trust are in `Document.marks`, `render` and `to_messages` carry that into LLM prompts, and
+`trace` says which parts of an LLM's answer rest on weak words.
 """
 
 from __future__ import annotations

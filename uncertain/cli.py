@@ -106,7 +106,9 @@ def output_stem(path: Path) -> str:
 def transcribe(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Audio, video, image or PDF files, folders, or - for stdin."),
+        typer.Argument(
+            readable=False, help="Audio, video, image or PDF files, folders, or - for stdin."
+        ),
     ],
     model: Annotated[
         str, typer.Option(help="Whisper model: tiny.en (bundled), base, a name or a folder.")
@@ -252,7 +254,9 @@ def _progress(run: Run, total: int) -> Any:
 
 @app.command()
 def render(
-    document: Annotated[Path, typer.Argument(help="A document JSON written by uncertain.")],
+    document: Annotated[
+        Path, typer.Argument(readable=False, help="A document JSON written by uncertain.")
+    ],
     style: Annotated[
         str, typer.Option(help="inline, brackets, footnotes, json or plain.")
     ] = "inline",
@@ -315,7 +319,8 @@ def _documents_with_references(
 @app.command("eval")
 def evaluate_command(
     files: Annotated[
-        list[Path], typer.Argument(help="Inputs (or document JSONs) with reference texts.")
+        list[Path],
+        typer.Argument(readable=False, help="Inputs (or document JSONs) with reference texts."),
     ],
     refs: Annotated[
         Path | None,
@@ -357,7 +362,9 @@ def evaluate_command(
 
 @app.command()
 def calibrate(
-    files: Annotated[list[Path], typer.Argument(help="Your inputs, each with a reference text.")],
+    files: Annotated[
+        list[Path], typer.Argument(readable=False, help="Your inputs, each with a reference text.")
+    ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the calibrator JSON.")
     ],

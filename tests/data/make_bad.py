@@ -54,6 +54,24 @@ def png_claiming(width: int, height: int) -> bytes:
     )
 
 
+def pdf_with_objects(objects: list[bytes]) -> bytes:
+    """A well-formed PDF (header, numbered objects, cross-reference table) of these objects."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
 def main() -> None:
     if HERE.exists():
         shutil.rmtree(HERE)
@@ -105,16 +123,16 @@ def main() -> None:
         "single_sample.wav": wav_header(2) + b"\x10\x00",
         "bomb_60000x60000.png": png_claiming(60000, 60000),
         # A PDF whose only page points at content and resources that are not in the file.
-        "missing_objects.pdf": (
-            b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-            b"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n"
-            b"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 9 0 R "
-            b"/Resources 10 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+        "missing_objects.pdf": pdf_with_objects(
+            [
+                b"<< /Type /Catalog /Pages 2 0 R >>",
+                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 9 0 R "
+                b"/Resources 10 0 R >>",
+            ]
         ),
-        "zero_pages.pdf": (
-            b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-            b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
-            b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+        "zero_pages.pdf": pdf_with_objects(
+            [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
         ),
     }
     for name, data in files.items():

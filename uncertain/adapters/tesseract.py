@@ -1,0 +1,746 @@
+"""Tesseract adapter: images and PDFs into a `Document` with word and character evidence.
+
+Each page goes through the `tesseract` binary once, with `lstm_choice_mode=2` and
+`hocr_char_boxes=1`, writing hOCR to a pipe; that one output gives the words, their boxes,
+Tesseract's word score and, per character, the decoder's alternative characters with scores.
+Pages run in parallel: a thread per worker drives one single-threaded tesseract process
+(`OMP_THREAD_LIMIT=1`: Tesseract's own OpenMP threads fight each other when several pages
+run at once, and a single page gains little from them), and at most two pages per worker are
+rendered and waiting at any time, so memory stays flat however long the document is.
+
+Signals on each OCR word (all in `Span.signals`; none of them is a calibrated probability):
+
+- `word_confidence`: Tesseract's `x_wconf` / 100, a rescaled log score.
+- `min_char_confidence`, `mean_char_confidence`: over the word's characters, the share of
+  the decoder's probability mass that the chosen character holds among its alternatives
+  (`exp(x_confs / 5)` normalized: `x_confs` is `100 - 5 * rating`, a negative log probability).
+- `reading_probability`: the product of those, the chance the word reads as it does if the
+  characters were independent.
+- `min_char_xconf`, `mean_char_xconf`: Tesseract's own per-character `x_conf` / 100.
+- `char_count`, `box_height_ratio` (word height / line height), `is_numeric` (1 or 0),
+  `mixed_alnum` (letters and digits in one word, 1 or 0).
+- With `cross_check=True`: `cross_agreement` (1 when a second pass with another page
+  segmentation reads the same text at the same place, else 0) and `cross_word_confidence`.
+
+`Span.alternatives` holds up to three other readings built from the character alternatives,
+with their probability under the same independence assumption, best first. Text from a PDF
+text layer carries `{"digital": 1.0}` and confidence 1.0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import os
+import re
+import shlex
+import subprocess
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import JsonValue
+
+from uncertain._files import sha256_bytes, sha256_file
+from uncertain.adapters.hocr import HocrChar, HocrPage, HocrWord, PixelBox, parse_hocr
+from uncertain.document import Alternative, Block, Box, Document, Page, Source, Span
+from uncertain.errors import EngineError, InputError
+
+__all__ = ["TesseractAdapter", "alternatives_for", "char_posteriors", "word_signals"]
+
+_INSTALL_HINT = "install it with `apt-get install tesseract-ocr` (or `brew install tesseract`)"
+_LANGUAGE_PATTERN = re.compile(r"^[A-Za-z0-9_/-]+(\+[A-Za-z0-9_/-]+)*$")
+_CHOICE_TEMPERATURE = 5.0  # x_confs = 100 - 5 * rating; exp(-rating) is the path probability
+_MAX_ALTERNATIVES = 3
+_MIN_ALTERNATIVE_PROBABILITY = 0.01
+_BEAM = 8
+_KNOWN_OPTIONS = frozenset(
+    {
+        "language",
+        "dpi",
+        "workers",
+        "page_timeout",
+        "psm",
+        "oem",
+        "extra_config",
+        "cross_check",
+        "password",
+        "use_text_layer",
+    }
+)
+
+
+# -- the tesseract binary -------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _version(command: str) -> str:
+    try:
+        done = subprocess.run(
+            [command, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except FileNotFoundError:
+        raise EngineError(
+            f"the tesseract program ({command}) is not installed; {_INSTALL_HINT}"
+        ) from None
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise EngineError(f"cannot run tesseract ({command}): {error}; {_INSTALL_HINT}") from None
+    output = (done.stdout or "") + (done.stderr or "")
+    first = output.strip().splitlines()[0] if output.strip() else ""
+    if done.returncode != 0 or not first.lower().startswith("tesseract"):
+        raise EngineError(f"{command} does not look like tesseract (`--version` said {first!r})")
+    return first.split()[1] if len(first.split()) > 1 else first
+
+
+@functools.lru_cache(maxsize=8)
+def _languages(command: str, tessdata: str | None) -> frozenset[str]:
+    try:
+        done = subprocess.run(
+            [command, "--list-langs"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except FileNotFoundError:
+        raise EngineError(
+            f"the tesseract program ({command}) is not installed; {_INSTALL_HINT}"
+        ) from None
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise EngineError(f"cannot run tesseract ({command}): {error}") from None
+    lines = ((done.stdout or "") + (done.stderr or "")).splitlines()
+    return frozenset(line.strip() for line in lines[1:] if line.strip() and " " not in line)
+
+
+def _debian_package(language: str) -> str:
+    name = language.lower().replace("_", "-")
+    if name.startswith("script/"):
+        name = "script-" + name.split("/", 1)[1]
+    return f"tesseract-ocr-{name}"
+
+
+def check_languages(command: str, language: str) -> None:
+    """`EngineError` naming the package to install when a language's traineddata is missing."""
+    if not _LANGUAGE_PATTERN.match(language):
+        raise EngineError(
+            f"{language!r} is not a Tesseract language string; use codes such as 'eng' or 'eng+deu'"
+        )
+    available = _languages(command, os.environ.get("TESSDATA_PREFIX"))
+    missing = [name for name in language.split("+") if name not in available]
+    if missing:
+        packages = " ".join(_debian_package(name) for name in missing)
+        raise EngineError(
+            f"Tesseract has no traineddata for {', '.join(missing)} (installed: "
+            f"{', '.join(sorted(available)) or 'none'}); install it with "
+            f"`apt-get install {packages}`, or put {missing[0]}.traineddata in Tesseract's "
+            "tessdata folder (TESSDATA_PREFIX)"
+        )
+
+
+@dataclass(frozen=True)
+class _Settings:
+    command: str
+    language: str
+    psm: int | None
+    oem: int | None
+    extra: tuple[str, ...]
+    timeout: float
+
+    def arguments(self, dpi: float | None, psm: int | None) -> list[str]:
+        arguments = [self.command, "stdin", "stdout", "-l", self.language]
+        if dpi is not None:
+            arguments += ["--dpi", str(round(dpi))]
+        if psm is not None:
+            arguments += ["--psm", str(psm)]
+        if self.oem is not None:
+            arguments += ["--oem", str(self.oem)]
+        arguments += ["-c", "lstm_choice_mode=2", "-c", "hocr_char_boxes=1", *self.extra]
+        return [*arguments, "hocr"]
+
+
+def _environment() -> dict[str, str]:
+    environment = dict(os.environ)
+    environment["OMP_THREAD_LIMIT"] = "1"
+    return environment
+
+
+class _PageFailed(Exception):
+    """A page-level failure: recorded in `Page.error`, the other pages go on."""
+
+
+def _run_tesseract(
+    settings: _Settings, image_bytes: bytes, dpi: float | None, psm: int | None, index: int
+) -> HocrPage:
+    try:
+        done = subprocess.run(
+            settings.arguments(dpi, psm),
+            input=image_bytes,
+            capture_output=True,
+            timeout=settings.timeout,
+            env=_environment(),
+            check=False,
+        )
+    except FileNotFoundError:
+        raise EngineError(
+            f"the tesseract program ({settings.command}) is not installed; {_INSTALL_HINT}"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise _PageFailed(
+            f"tesseract ran past the {settings.timeout:g} s page timeout; raise page_timeout "
+            "or split the page"
+        ) from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        detail = message[-1] if message else f"exit status {done.returncode}"
+        raise _PageFailed(f"tesseract failed on this page ({detail})")
+    try:
+        return parse_hocr(done.stdout, index)
+    except ValueError as error:
+        raise _PageFailed(f"tesseract gave unreadable hOCR ({error})") from None
+
+
+# -- signals and alternatives ---------------------------------------------------------------
+
+
+def char_posteriors(char: HocrChar) -> dict[str, float]:
+    """Probability of each reading of one character, from its `lstm_choices` scores.
+
+    The chosen character is always present: when the decoder's choice list lacks it, it is
+    taken as tied with the best listed choice. Without choices the chosen character gets 1.
+    """
+    scores: dict[str, float] = {}
+    for text, score in char.choices:
+        scores[text] = max(scores.get(text, -math.inf), score)
+    if not scores:
+        return {char.text: 1.0}
+    if char.text not in scores:
+        scores[char.text] = max(scores.values())
+    top = max(scores.values())
+    weights = {t: math.exp((s - top) / _CHOICE_TEMPERATURE) for t, s in scores.items()}
+    total = sum(weights.values())
+    return {t: w / total for t, w in weights.items()}
+
+
+def alternatives_for(word: HocrWord, posteriors: list[dict[str, float]]) -> list[Alternative]:
+    """The most likely other readings of `word`, built from its character posteriors."""
+    if not posteriors or all(len(p) == 1 for p in posteriors):
+        return []
+    beam: list[tuple[str, float]] = [("", 1.0)]
+    for distribution in posteriors:
+        options = sorted(distribution.items(), key=lambda item: -item[1])[:4]
+        beam = sorted(
+            ((text + option, p * q) for text, p in beam for option, q in options),
+            key=lambda item: -item[1],
+        )[:_BEAM]
+    found: list[Alternative] = []
+    for text, probability in beam:
+        if text == word.text or probability < _MIN_ALTERNATIVE_PROBABILITY or not text.strip():
+            continue
+        found.append(Alternative(text=text, confidence=min(max(probability, 0.0), 1.0)))
+        if len(found) == _MAX_ALTERNATIVES:
+            break
+    return found
+
+
+def word_signals(
+    word: HocrWord, line_height: float | None, posteriors: list[dict[str, float]]
+) -> dict[str, float]:
+    """The raw evidence about one OCR word, by stable signal name (see the module docstring)."""
+    signals: dict[str, float] = {}
+    if word.wconf is not None:
+        signals["word_confidence"] = word.wconf / 100.0
+    chosen = [p.get(c.text, 0.0) for c, p in zip(word.chars, posteriors, strict=True)]
+    if chosen:
+        signals["min_char_confidence"] = min(chosen)
+        signals["mean_char_confidence"] = sum(chosen) / len(chosen)
+        signals["reading_probability"] = math.prod(chosen)
+    xconfs = [c.conf / 100.0 for c in word.chars if c.conf is not None]
+    if xconfs:
+        signals["min_char_xconf"] = min(xconfs)
+        signals["mean_char_xconf"] = sum(xconfs) / len(xconfs)
+    signals["char_count"] = float(len(word.text))
+    if word.box is not None and line_height:
+        signals["box_height_ratio"] = (word.box[3] - word.box[1]) / line_height
+    core = word.text.strip(".,;:!?()[]{}\"'«»„“”‘’-–—/%$€£")
+    signals["is_numeric"] = 1.0 if core and re.fullmatch(r"[\d.,:/+-]+", core) else 0.0
+    has_digit = any(ch.isdigit() for ch in core)
+    has_alpha = any(ch.isalpha() for ch in core)
+    signals["mixed_alnum"] = 1.0 if has_digit and has_alpha else 0.0
+    return signals
+
+
+# -- cross-check ----------------------------------------------------------------------------
+
+
+def _overlap(a: PixelBox, b: PixelBox) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    intersection = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection
+    return intersection / union if union > 0 else 0.0
+
+
+def _cross_match(first: HocrPage, second: HocrPage) -> dict[int, HocrWord | None]:
+    """For each word of `first` (by id()), the word of `second` it overlaps most, if any."""
+    others = [w for w in second.words() if w.box is not None]
+    matches: dict[int, HocrWord | None] = {}
+    for word in first.words():
+        best: HocrWord | None = None
+        best_overlap = 0.3  # below this the boxes do not describe the same word
+        if word.box is not None:
+            for other in others:
+                assert other.box is not None
+                overlap = _overlap(word.box, other.box)
+                if overlap > best_overlap:
+                    best, best_overlap = other, overlap
+        matches[id(word)] = best
+    return matches
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _PageResult:
+    page: Page
+    words: HocrPage | None
+    digital: bool = False
+    second: HocrPage | None = None
+
+
+@dataclass
+class _Job:
+    index: int
+    width: int
+    height: int
+    dpi: float | None
+    image_bytes: bytes | None = None
+    text: HocrPage | None = None
+    error: str | None = None
+
+
+# Below this many pixels a side no glyph can be drawn legibly; tesseract only wastes a run.
+MIN_IMAGE_SIDE = 8
+
+
+def _encode(image: Any) -> bytes:
+    """The image as PNM (PGM/PBM): the cheapest format to write that leptonica reads."""
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PPM")
+    return buffer.getvalue()
+
+
+def _ocr_job(settings: _Settings, cross_check: bool, job: _Job) -> _PageResult:
+    page = Page(width=job.width, height=job.height, dpi=job.dpi)
+    if job.error is not None:
+        return _PageResult(page.model_copy(update={"error": job.error}), None)
+    if job.text is not None:
+        return _PageResult(page.model_copy(update={"digital": True}), job.text, digital=True)
+    assert job.image_bytes is not None
+    if min(job.width, job.height) < MIN_IMAGE_SIDE:
+        error = f"the image is too small to hold text ({job.width}x{job.height} pixels)"
+        return _PageResult(page.model_copy(update={"error": error}), None)
+    try:
+        first = _run_tesseract(settings, job.image_bytes, job.dpi, settings.psm, job.index)
+    except _PageFailed as error:
+        return _PageResult(page.model_copy(update={"error": str(error)}), None)
+    second = None
+    if cross_check:
+        other_psm = 6 if settings.psm in (None, 3, 1, 4) else 3
+        try:
+            second = _run_tesseract(settings, job.image_bytes, job.dpi, other_psm, job.index)
+        except _PageFailed:
+            second = None  # the cross-check is extra evidence; its failure is not the page's
+    return _PageResult(page, first, second=second)
+
+
+def _ordered_results(
+    jobs: Iterator[_Job], work: Callable[[_Job], _PageResult], workers: int
+) -> Iterator[_PageResult]:
+    """Run `work` over `jobs` on `workers` threads, in page order, with few jobs in flight.
+
+    A job (a rendered page) is only drawn from `jobs` when fewer than `2 * workers` are
+    waiting, so at most that many page images exist at any time.
+    """
+    if workers <= 1:
+        for job in jobs:
+            yield work(job)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uncertain-ocr") as pool:
+        pending: deque[Future[_PageResult]] = deque()
+        try:
+            for job in jobs:
+                pending.append(pool.submit(work, job))
+                while len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+# -- document building ----------------------------------------------------------------------
+
+
+def _clip_box(box: PixelBox | None, page_index: int, page: Page) -> Box | None:
+    if box is None or page.width <= 0 or page.height <= 0:
+        return None
+    x0 = min(max(box[0], 0.0), float(page.width))
+    x1 = min(max(box[2], x0), float(page.width))
+    y0 = min(max(box[1], 0.0), float(page.height))
+    y1 = min(max(box[3], y0), float(page.height))
+    return Box(page=page_index, x0=x0, y0=y0, x1=x1, y1=y1)
+
+
+class _Builder:
+    """Accumulates text, spans and blocks page by page."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.spans: list[Span] = []
+        self.blocks: list[Block] = []
+        self.pages: list[Page] = []
+
+    def _append(self, text: str) -> None:
+        self.parts.append(text)
+        self.length += len(text)
+
+    def add(self, result: _PageResult) -> None:
+        page_index = len(self.pages)
+        page = result.page
+        self.pages.append(page)
+        if result.words is None:
+            return
+        matches = _cross_match(result.words, result.second) if result.second else None
+        for paragraph in result.words.paragraphs:
+            # Paragraphs (and pages) are apart by a blank line, lines by a newline, words by a
+            # space; parse_hocr and the PDF text layer never give empty lines or paragraphs.
+            paragraph_separator = "\n\n" if self.length else ""
+            paragraph_ids: list[int] = []
+            line_blocks: list[Block] = []
+            for line_number, line in enumerate(paragraph.lines):
+                line_height = (line.box[3] - line.box[1]) if line.box else None
+                line_ids: list[int] = []
+                for word_number, word in enumerate(line.words):
+                    if word_number:
+                        self._append(" ")
+                    elif line_number:
+                        self._append("\n")
+                    else:
+                        self._append(paragraph_separator)
+                    span = self._span(word, page_index, page, result, line_height, matches)
+                    self._append(word.text)
+                    self.spans.append(span)
+                    line_ids.append(span.id)
+                if line_ids:
+                    line_blocks.append(
+                        Block(
+                            kind="line",
+                            span_ids=line_ids,
+                            box=_clip_box(line.box, page_index, page),
+                        )
+                    )
+                paragraph_ids += line_ids
+            if paragraph_ids:
+                self.blocks.append(
+                    Block(
+                        kind="paragraph",
+                        span_ids=paragraph_ids,
+                        box=_clip_box(paragraph.box, page_index, page),
+                    )
+                )
+                self.blocks += line_blocks
+
+    def _span(
+        self,
+        word: HocrWord,
+        page_index: int,
+        page: Page,
+        result: _PageResult,
+        line_height: float | None,
+        matches: dict[int, HocrWord | None] | None,
+    ) -> Span:
+        box = _clip_box(word.box, page_index, page)
+        common: dict[str, Any] = {
+            "id": len(self.spans),
+            "start": self.length,
+            "end": self.length + len(word.text),
+            "text": word.text,
+            "box": box,
+        }
+        if result.digital:
+            return Span(**common, confidence=1.0, signals={"digital": 1.0})
+        posteriors = [char_posteriors(c) for c in word.chars]
+        signals = word_signals(word, line_height, posteriors)
+        alternatives = alternatives_for(word, posteriors)
+        if matches is not None:
+            other = matches.get(id(word))
+            agree = other is not None and other.text == word.text
+            signals["cross_agreement"] = 1.0 if agree else 0.0
+            signals["cross_word_confidence"] = (
+                other.wconf / 100.0 if other is not None and other.wconf is not None else 0.0
+            )
+            if other is not None and not agree:
+                other_posteriors = [char_posteriors(c) for c in other.chars]
+                chosen = [
+                    p.get(c.text, 0.0) for c, p in zip(other.chars, other_posteriors, strict=True)
+                ]
+                probability = math.prod(chosen) if chosen else 0.0
+                known = {a.text for a in alternatives}
+                if other.text not in known:
+                    alternatives.append(Alternative(text=other.text, confidence=probability))
+                alternatives.sort(key=lambda a: -a.confidence)
+                alternatives = alternatives[: _MAX_ALTERNATIVES + 1]
+        return Span(**common, signals=signals, alternatives=alternatives)
+
+    def document(self, source: Source) -> Document:
+        return Document(
+            text="".join(self.parts),
+            spans=self.spans,
+            blocks=self.blocks,
+            pages=self.pages,
+            source=source,
+        )
+
+
+# -- the adapter ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Input:
+    path: Path | None
+    jobs: Iterator[_Job]
+    media_type: str
+    page_count: int
+    sha256: str | None
+    closer: Callable[[], None] | None = None
+
+
+class TesseractAdapter:
+    """Reads images and PDFs with Tesseract into unfused documents.
+
+    `language` is a Tesseract language string (`"eng"`, `"eng+deu"`); `dpi` the resolution
+    scanned PDF pages are rendered at; `workers` how many pages run at once (default: the
+    CPU count); `page_timeout` the seconds one page may take before it is given up (the page
+    gets `Page.error`, the others are kept); `psm`/`oem` Tesseract's page segmentation and
+    engine modes; `extra_config` extra tesseract arguments (e.g. `"-c tessedit_do_invert=0"`);
+    `cross_check` a second pass with another page segmentation whose agreement becomes a
+    signal (twice the time). `tesseract_cmd` names the binary.
+    """
+
+    name = "tesseract"
+    kinds = frozenset({"image", "pdf"})
+
+    def __init__(
+        self,
+        language: str = "eng",
+        dpi: int = 300,
+        workers: int | None = None,
+        page_timeout: float = 120.0,
+        psm: int | None = None,
+        oem: int | None = None,
+        extra_config: str = "",
+        *,
+        cross_check: bool = False,
+        tesseract_cmd: str = "tesseract",
+    ) -> None:
+        self.language = language
+        self.dpi = dpi
+        self.workers = workers
+        self.page_timeout = page_timeout
+        self.psm = psm
+        self.oem = oem
+        self.extra_config = extra_config
+        self.cross_check = cross_check
+        self.tesseract_cmd = tesseract_cmd
+
+    def version(self) -> str:
+        """The tesseract version (`EngineError` naming the install command when it is missing)."""
+        return _version(self.tesseract_cmd)
+
+    def read(self, source: Any, **options: Any) -> Document:
+        """OCR an image or PDF (path, bytes, PIL image or numpy array) into a `Document`.
+
+        Options override the constructor's settings for this call: `language`, `dpi`,
+        `workers`, `page_timeout`, `psm`, `oem`, `extra_config`, `cross_check`, plus
+        `password` (encrypted PDFs) and `use_text_layer` (False OCRs digital PDF pages too).
+        """
+        unknown = sorted(set(options) - _KNOWN_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"unknown option(s) for the tesseract adapter: {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(_KNOWN_OPTIONS))})"
+            )
+        language = str(options.get("language") or self.language)
+        dpi = float(options.get("dpi", self.dpi))
+        if not 10 <= dpi <= 2400:
+            raise InputError(None, f"dpi {dpi:g} is out of range", "use 72..1200, usually 300")
+        workers = options.get("workers", self.workers) or _cpu_count()
+        timeout = float(options.get("page_timeout", self.page_timeout))
+        psm = options.get("psm", self.psm)
+        oem = options.get("oem", self.oem)
+        extra = str(options.get("extra_config", self.extra_config) or "")
+        cross_check = bool(options.get("cross_check", self.cross_check))
+        version = _version(self.tesseract_cmd)
+        check_languages(self.tesseract_cmd, language)
+        settings = _Settings(
+            self.tesseract_cmd,
+            language,
+            None if psm is None else int(psm),
+            None if oem is None else int(oem),
+            tuple(shlex.split(extra)),
+            timeout,
+        )
+        opened = _open_input(
+            source, dpi, options.get("password"), bool(options.get("use_text_layer", True))
+        )
+        builder = _Builder()
+        try:
+            work = functools.partial(_ocr_job, settings, cross_check)
+            for result in _ordered_results(opened.jobs, work, max(int(workers), 1)):
+                builder.add(result)
+        finally:
+            if opened.closer is not None:
+                opened.closer()
+        recorded: dict[str, JsonValue] = {
+            "language": language,
+            "dpi": dpi,
+            "psm": settings.psm,
+            "oem": settings.oem,
+            "lstm_choice_mode": 2,
+            "page_timeout": timeout,
+            "extra_config": extra,
+            "cross_check": cross_check,
+        }
+        source_info = Source(
+            path=None if opened.path is None else str(opened.path),
+            sha256=opened.sha256,
+            media_type=opened.media_type,
+            page_count=len(builder.pages),
+            engine="tesseract",
+            engine_version=version,
+            model=language,
+            settings=recorded,
+        )
+        return builder.document(source_info)
+
+
+def _cpu_count() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+# -- inputs ---------------------------------------------------------------------------------
+
+
+def _image_job(index: int, image: Any, dpi: float | None) -> _Job:
+    return _Job(index, image.width, image.height, dpi, image_bytes=_encode(image))
+
+
+def _open_input(source: Any, dpi: float, password: str | None, use_text_layer: bool) -> _Input:
+    from uncertain.adapters import sniff
+    from uncertain.adapters.images import (
+        array_to_image,
+        image_info,
+        iter_image_pages,
+        prepare_image,
+    )
+
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        kind = sniff(path)
+        if kind.kind == "pdf":
+            return _open_pdf(path, path, dpi, password, use_text_layer)
+        if kind.kind != "image":
+            raise InputError(
+                path, f"is {kind.kind} ({kind.media_type}), not an image or PDF", "use whisper"
+            )
+        media_type, count = image_info(path)
+        pages = iter_image_pages(path)
+        jobs = (_image_job(i, page.image, page.dpi) for i, page in enumerate(pages))
+        return _Input(path, jobs, kind.media_type or media_type, count, sha256_file(path))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        kind = sniff(data)
+        if kind.kind == "pdf":
+            return _open_pdf(data, None, dpi, password, use_text_layer)
+        if kind.kind != "image":
+            raise InputError(None, f"the bytes are {kind.kind}, not an image or PDF")
+        media_type, count = image_info(data)
+        pages = iter_image_pages(data)
+        jobs = (_image_job(i, page.image, page.dpi) for i, page in enumerate(pages))
+        return _Input(None, jobs, kind.media_type or media_type, count, sha256_bytes(data))
+    from PIL import Image
+
+    if isinstance(source, Image.Image):
+        prepared = prepare_image(source)
+        from uncertain.adapters.images import media_type_of
+
+        return _single_image(prepared, media_type_of(source.format), None, source)
+    if type(source).__module__ == "numpy" and hasattr(source, "shape"):
+        image = array_to_image(source)
+        return _single_image(image, "image/x-raw-array", None)
+    raise InputError(
+        None,
+        f"cannot read a {type(source).__name__}",
+        "pass a path, bytes, a PIL image or a numpy array",
+    )
+
+
+def _single_image(image: Any, media_type: str, digest: str | None, original: Any = None) -> _Input:
+    from uncertain.adapters.images import dpi_of, prepare_image
+
+    dpi = dpi_of(original if original is not None else image)
+    with contextlib.suppress(AttributeError, ValueError):
+        image.seek(0)
+    prepared = prepare_image(image) if image.mode not in ("L", "1") else image
+    if digest is None:
+        digest = sha256_bytes(prepared.tobytes())
+    jobs = iter([_image_job(0, prepared, dpi)])
+    return _Input(None, jobs, media_type, 1, digest)
+
+
+def _open_pdf(
+    data: Path | bytes, path: Path | None, dpi: float, password: str | None, use_text_layer: bool
+) -> _Input:
+    from uncertain.adapters.pdf import iter_pdf_pages, open_pdf
+
+    current = [open_pdf(data, password)]
+    count = len(current[0])
+
+    def replace(document: Any) -> None:
+        current[0] = document
+
+    def jobs() -> Iterator[_Job]:
+        pages = iter_pdf_pages(
+            current[0],
+            path,
+            dpi,
+            use_text_layer=use_text_layer,
+            reopen=lambda: open_pdf(data, password),
+            on_reopen=replace,
+        )
+        for page in pages:
+            if page.error is not None:
+                yield _Job(page.index, page.width, page.height, page.dpi, error=page.error)
+            elif page.text is not None:
+                yield _Job(page.index, page.width, page.height, page.dpi, text=page.text)
+            else:
+                assert page.image is not None
+                job = _image_job(page.index, page.image, page.dpi)
+                page.image = None  # release the pixels; the encoded copy is all that is kept
+                yield job
+
+    def close() -> None:
+        current[0].close()
+
+    digest = sha256_file(path) if path is not None else sha256_bytes(data)  # type: ignore[arg-type]
+    return _Input(path, jobs(), "application/pdf", count, digest, closer=close)
