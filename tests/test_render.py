@@ -391,3 +391,20 @@ def test_trace_ignores_words_the_document_also_has_unmarked() -> None:
     assert trace(doc, "metformin") == []  # heard clearly earlier in the document
     assert [h.text for h in trace(doc, "metaformin")] == ["metaformin"]
     assert [h.how for h in trace(doc, "#5")] == ["id"]  # an explicit reference still counts
+
+
+def test_trace_names_the_phrase_a_quoted_word_belongs_to() -> None:
+    doc = make_doc(
+        "She takes with this alone daily.",
+        confidences={0: 0.99, 1: 0.97, 2: 0.1, 3: 0.2, 4: 0.1, 5: 0.9},
+        alternatives={4: [("prednisolone", 0.3)]},
+        marks=[([2, 3, 4], 0.01)],
+    )
+    (hit,) = trace(doc, {"medication": "alone"})
+    assert hit.text == "with this alone"
+    assert (
+        str(hit) == "medication: alone (in 'with this alone', p=0.01, also: with this prednisolone)"
+    )
+    (hit,) = trace(doc, {"medication": "prednisolone"})
+    assert hit.how == "alternative"
+    assert str(hit) == "medication: prednisolone (p=0.01, also: with this alone)"

@@ -113,7 +113,15 @@ class TraceHit:
     def __str__(self) -> str:
         also = f", also: {', '.join(self.alternatives)}" if self.alternatives else ""
         where = f"{self.field}: " if self.field is not None else ""
-        return f"{where}{self.value} (p={self.confidence:.2f}{also})"
+        # A value that quotes part of a longer marked phrase says which phrase.
+        within = (
+            f"in {self.text!r}, "
+            if self.how != "id"
+            and self.text.casefold() not in self.value.casefold()
+            and self.value.casefold() in self.text.casefold()
+            else ""
+        )
+        return f"{where}{self.value} ({within}p={self.confidence:.2f}{also})"
 
 
 # -- escaping -------------------------------------------------------------------------------
@@ -928,11 +936,10 @@ def _hit(
     used: str | None,
 ) -> TraceHit:
     own = doc.text[run.start : run.end]
-    readings = [own, *run.alternatives]
-    if used is not None:
-        readings = [r for r in readings if r.casefold() != used.casefold()]
-    else:
-        readings = list(run.alternatives)
+    readings = list(run.alternatives)
+    if how == "alternative" and used is not None:
+        # The answer took another reading: the transcript's own one is the alternative now.
+        readings = [r for r in [own, *readings] if used.casefold() not in r.casefold()]
     return TraceHit(
         field=path,
         value=value,
