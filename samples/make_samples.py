@@ -150,6 +150,24 @@ def make_pages() -> None:
     write_ref("two_pages", "\n".join(PDF_TEXT) + "\n" + "\n".join(PAGE_TEXT[2:]))
 
 
+def pdf_with_objects(objects: list[bytes]) -> bytes:
+    """A well-formed PDF (header, numbered objects, cross-reference table) of these objects."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
 def pdf_with_text_and_scan(lines: list[str], scan: Image.Image) -> bytes:
     """A minimal two-page Letter PDF: page 1 typed text (a text layer), page 2 a JPEG scan only.
 
@@ -180,20 +198,7 @@ def pdf_with_text_and_scan(lines: list[str], scan: Image.Image) -> bytes:
         + jpeg.getvalue()
         + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return pdf_with_objects(objects)
 
 
 if __name__ == "__main__":

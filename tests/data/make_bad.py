@@ -14,6 +14,7 @@ import random
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import zlib
 from pathlib import Path
@@ -22,6 +23,8 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent / "bad"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+sys.path.insert(0, str(SAMPLES))
+from make_samples import pdf_with_objects  # noqa: E402  (the samples' minimal PDF writer)
 
 
 def wav_header(data_bytes: int, rate: int = 16000) -> bytes:
@@ -52,24 +55,6 @@ def png_claiming(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
     )
-
-
-def pdf_with_objects(objects: list[bytes]) -> bytes:
-    """A well-formed PDF (header, numbered objects, cross-reference table) of these objects."""
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
 
 
 def main() -> None:
