@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import uncertain
+from tests.fuzzing import examples
 from uncertain.document import (
     SCHEMA_VERSION,
     Alternative,
@@ -279,7 +280,7 @@ def test_not_json_and_not_object(tmp_path: Any) -> None:
         max_leaves=20,
     )
 )
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 def test_any_json_gives_document_or_input_error(value: Any) -> None:
     try:
         text = json.dumps(value)
@@ -362,7 +363,7 @@ def documents(draw: st.DrawFn) -> Document:
 
 
 @given(documents())
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), suppress_health_check=[HealthCheck.too_slow])
 def test_json_round_trip_is_identity(doc: Document) -> None:
     again = Document.from_json(doc.to_json())
     assert again == doc
@@ -370,7 +371,7 @@ def test_json_round_trip_is_identity(doc: Document) -> None:
 
 
 @given(st.lists(documents(), max_size=4))
-@settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), suppress_health_check=[HealthCheck.too_slow])
 def test_jsonl_round_trip(docs: list[Document]) -> None:
     stream = io.StringIO()
     assert dump_jsonl(docs, stream) == len(docs)

@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fuzzing import examples
 from uncertain.document import Alternative, Document, Mark, Span
 from uncertain.render import _INVISIBLE as INVISIBLE
 from uncertain.render import STYLES, ParsedMark, parse, render, to_messages
@@ -161,7 +162,7 @@ OPTIONS: dict[str, Any] = {
 }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     doc=documents(),
     style=st.sampled_from(MARKUP_STYLES),
@@ -190,7 +191,7 @@ def test_render_then_parse_gives_back_text_and_marks(
     assert "</document" not in rendered.lower()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=documents(), style=st.sampled_from(STYLES))
 def test_messages_keep_the_fence_and_the_document(doc: Document, style: str) -> None:
     messages = to_messages(doc, "Summarize.", style, marks="marks")

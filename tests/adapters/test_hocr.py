@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
+from tests.fuzzing import examples
 from uncertain.adapters.hocr import HocrPage, parse_hocr, parse_title
 from uncertain.errors import InputError
 
@@ -187,7 +188,7 @@ _TOKENS = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(_TOKENS, max_size=40))
 def test_fuzzed_token_soup_gives_a_page_or_a_value_error(tokens: list[str]) -> None:
     try:
@@ -201,14 +202,14 @@ def test_fuzzed_token_soup_gives_a_page_or_a_value_error(tokens: list[str]) -> N
             assert word.box[0] <= word.box[2] and word.box[1] <= word.box[3]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.binary(max_size=300) | st.text(max_size=300))
 def test_fuzzed_arbitrary_input_gives_a_page_or_a_value_error(data: bytes | str) -> None:
     with contextlib.suppress(ValueError):
         parse_hocr(data)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(min_value=0, max_value=len(HAND_WRITTEN)), st.text(max_size=20))
 def test_fuzzed_edits_of_real_markup(position: int, insert: str) -> None:
     mutated = HAND_WRITTEN[:position] + insert + HAND_WRITTEN[position + len(insert) :]

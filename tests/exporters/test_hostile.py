@@ -16,6 +16,7 @@ from tests.exporters.docs import audio_doc, hostile_audio, image_doc
 from tests.exporters.test_markdown import FOOTNOTE_REF, body_and_notes, rendered
 from tests.exporters.test_pages import A, parse_hocr
 from tests.exporters.test_report import parse as parse_report
+from tests.fuzzing import examples
 from uncertain.document import Document
 from uncertain.exporters import expand_formats, export
 from uncertain.exporters._common import xml_safe
@@ -107,7 +108,7 @@ WORD = st.text(
 GAP = st.sampled_from([" ", "  ", "\n", "\n\n", " \t ", "\r\n"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(WORD, min_size=1, max_size=12), st.lists(GAP, min_size=1, max_size=4))
 def test_any_words_survive_every_format(words: list[str], gaps: list[str]) -> None:
     for doc in (audio_doc(words, gaps=gaps), image_doc([words])):

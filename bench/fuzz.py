@@ -1,0 +1,64 @@
+"""Fuzzing run: the properties that guard untrusted input, with many more examples.
+
+    python bench/fuzz.py [--scale 40]
+
+Runs the fuzzing tests listed in tests/fuzzing.py with UNCERTAIN_FUZZ_SCALE set, and prints
+how many examples ran (from hypothesis' statistics) beside the short-run count.
+Target: no failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fuzzing import FUZZ_TESTS  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=40, help="multiplier of example counts")
+    args = parser.parse_args()
+    env = dict(os.environ, UNCERTAIN_FUZZ_SCALE=str(args.scale), HF_HUB_OFFLINE="1")
+    started = time.perf_counter()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not slow",
+            "--hypothesis-show-statistics",
+            *FUZZ_TESTS,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    passing = [int(n) for n in re.findall(r"(\d+) passing", result.stdout)]
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "no output"
+    print(
+        f"fuzzing, scale x{args.scale}: {sum(passing)} passing examples over "
+        f"{len(passing)} properties in {elapsed:.0f} s; {summary}"
+    )
+    print(f"  target: no failure -> {'met' if result.returncode == 0 else 'MISSED'}")
+    if result.returncode != 0:
+        print(result.stdout[-4000:])
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
