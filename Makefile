@@ -43,8 +43,9 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(VENV)/bin/mypy
 
+# The slow tests (long fuzzing) run in CI, before anything lands, or with UNCERTAIN_SLOW=1.
 test: system-test $(VENV)/.test-installed lint typecheck
-	$(VENV)/bin/pytest $(if $(UNCERTAIN_SLOW),-m "slow or not slow")
+	$(VENV)/bin/pytest $(if $(or $(UNCERTAIN_SLOW),$(filter true 1,$(CI))),-m "slow or not slow")
 
 test-slow: system-test $(VENV)/.test-installed
 	$(VENV)/bin/pytest -m slow
