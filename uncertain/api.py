@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uncertain.adapters import sniff
+from uncertain.adapters import ProgressCallback, sniff
 from uncertain.document import Document
 from uncertain.errors import InputError
 
@@ -78,6 +78,7 @@ def transcribe(
     calibration: str | Path | Calibrator | None = None,
     threshold: float | None = None,
     fuse: bool = True,
+    progress: ProgressCallback | None = None,
     **options: Any,
 ) -> Document:
     """Transcribe speech (a file, bytes, or 16 kHz mono float32 samples) into a fused Document.
@@ -95,14 +96,18 @@ def transcribe(
         calibration: a calibrator file or object; default: the bundled one for the model.
         threshold: probability under which spans are marked; default: the calibrator's.
         fuse: False returns the raw document (signals only, confidence unset).
+        progress: called with (seconds decoded, total seconds or None) as decoding advances.
         options: passed to faster-whisper (beam_size, vad_filter, initial_prompt, ...).
     """
     if isinstance(audio, (str, Path)):
         kind = sniff(Path(audio)).kind
         if kind not in ("audio", "video"):
-            raise InputError(audio, f"is a {kind}, not audio", "use uncertain.read for documents")
+            what = "an image" if kind == "image" else "a PDF"
+            raise InputError(audio, f"is {what}, not audio", "use uncertain.read for documents")
     engine = whisper_engine(model, device, compute_type)
-    doc = engine.read(audio, language=language, alternatives=alternatives, **options)
+    doc = engine.read(
+        audio, language=language, alternatives=alternatives, progress=progress, **options
+    )
     if cross_check:
         from uncertain.crosscheck import cross_check_speech
 
@@ -145,6 +150,7 @@ def ocr(
     calibration: str | Path | Calibrator | None = None,
     threshold: float | None = None,
     fuse: bool = True,
+    progress: ProgressCallback | None = None,
     **options: Any,
 ) -> Document:
     """Read an image (file, PIL image, numpy array) or a PDF with Tesseract into a fused Document.
@@ -155,6 +161,8 @@ def ocr(
     engine = tesseract_engine(language, dpi)
     if cross_check:
         options["cross_check"] = True
+    if progress is not None:
+        options["progress"] = progress
     doc = engine.read(image, **options)
     return _fuse(doc, fuse, calibration, threshold)
 
@@ -171,6 +179,7 @@ def read(
     threshold: float | None = None,
     dpi: int = 300,
     fuse: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> Document:
     """Read any supported file (audio, video, image, PDF), recognized by its content.
 
@@ -190,6 +199,7 @@ def read(
             calibration=calibration,
             threshold=threshold,
             fuse=fuse,
+            progress=progress,
         )
     return ocr(
         source,
@@ -199,4 +209,5 @@ def read(
         calibration=calibration,
         threshold=threshold,
         fuse=fuse,
+        progress=progress,
     )

@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -173,13 +172,10 @@ def transcribe(
     out_dir = output_dir or Path(".")
     out = Console(highlight=False, soft_wrap=True)
     inputs = list(iter_inputs(files, run))
-    progress = _progress(run, len(inputs))
-    with progress if progress is not None else nullcontext():
-        task = progress.add_task("transcribing", total=len(inputs)) if progress else None
+    progress = BatchProgress(run, len(inputs))
+    with progress:
         for path in inputs:
             stem = output_stem(path)
-            if progress is not None and task is not None:
-                progress.update(task, description=str(path.name))
             try:
                 if write_files and skip_existing and path != STDIN:
                     doc_formats = _planned_formats(formats, path)
@@ -199,6 +195,7 @@ def transcribe(
                     calibration=calibration,
                     threshold=threshold,
                     dpi=dpi,
+                    progress=progress.start_file(path),
                 )
                 if path == STDIN:
                     doc.source.path = "-"
@@ -219,8 +216,7 @@ def transcribe(
             except Exception as error:  # one bad file never stops the batch
                 run.fail(path, error)
             finally:
-                if progress is not None and task is not None:
-                    progress.advance(task)
+                progress.end_file()
     if not inputs and not run.failed:
         run.err.print("error: no audio, video, image or PDF files found", markup=False)
         raise typer.Exit(1)
@@ -237,19 +233,65 @@ def _planned_formats(formats: list[str], path: Path) -> list[str]:
     return exporters.formats_for_kind(kind)
 
 
-def _progress(run: Run, total: int) -> Any:
-    if run.quiet or total < 2 or not run.err.is_terminal:
-        return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+class BatchProgress:
+    """Progress bars on standard error: files done in the batch (when there are several), and
+    the current file by seconds decoded or pages read. Hidden with --quiet or when standard
+    error is not a terminal."""
 
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=run.err,
-        transient=True,
-    )
+    def __init__(self, run: Run, files: int) -> None:
+        self.bars: Any = None
+        self.batch: Any = None
+        self.current: Any = None
+        if run.quiet or not run.err.is_terminal:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]}"),
+            TimeElapsedColumn(),
+            console=run.err,
+            transient=True,
+        )
+        if files > 1:
+            self.batch = self.bars.add_task("files", total=files, unit="")
+        self.current = self.bars.add_task("", total=None, unit="", visible=False)
+
+    def __enter__(self) -> BatchProgress:
+        if self.bars is not None:
+            self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bars is not None:
+            self.bars.__exit__(*exc)
+
+    def start_file(self, path: Path) -> Callable[[float, float | None], None] | None:
+        """Show `path` as the current file; returns the callback the adapters report to."""
+        if self.bars is None:
+            return None
+        unit = "s" if path == STDIN or sniff(path).kind in ("audio", "video") else "pages"
+        self.bars.reset(self.current, description=path.name, total=None, unit=unit, visible=True)
+
+        def report(done: float, total: float | None) -> None:
+            self.bars.update(self.current, completed=done, total=total)
+
+        return report
+
+    def end_file(self) -> None:
+        if self.bars is None:
+            return
+        self.bars.update(self.current, visible=False)
+        if self.batch is not None:
+            self.bars.advance(self.batch)
 
 
 @app.command()

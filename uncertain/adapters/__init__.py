@@ -8,6 +8,7 @@ point names an object that follows the `Adapter` protocol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -16,9 +17,21 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from uncertain.document import Document
 from uncertain.errors import InputError
 
-__all__ = ["Adapter", "MediaKind", "SniffResult", "adapter_for", "registered_adapters", "sniff"]
+__all__ = [
+    "Adapter",
+    "MediaKind",
+    "ProgressCallback",
+    "SniffResult",
+    "adapter_for",
+    "registered_adapters",
+    "sniff",
+]
 
 MediaKind = Literal["audio", "video", "image", "pdf"]
+
+ProgressCallback = Callable[[float, "float | None"], None]
+"""Called as work advances with (done, total): seconds decoded of the audio's total seconds,
+or pages read of the page count; total is None when the source does not say."""
 
 
 @runtime_checkable

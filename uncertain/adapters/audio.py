@@ -319,6 +319,23 @@ def _check_truncation(opened: OpenedAudio, declared: float | None, decoded: floa
         )
 
 
+def probe_duration(opened: OpenedAudio) -> float | None:
+    """Seconds the source says it lasts (for progress), or None when it does not say."""
+    if opened.array is not None:
+        return float(opened.array.shape[0]) / SAMPLE_RATE
+    try:
+        import av
+
+        file: Any = str(opened.path) if opened.data is None else io.BytesIO(opened.data)
+        with av.open(file, metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                return None
+            seconds: float | None = _declared_duration(container, opened)
+            return seconds
+    except Exception:  # a probe only: decoding reports real problems with the file
+        return None
+
+
 def load_audio(source: AudioSource, *, timeout: float | None = None) -> Float32Array:
     """The whole source as 16 kHz mono float32, identical to `faster_whisper.decode_audio`."""
     opened = open_audio(source)

@@ -70,6 +70,7 @@ _KNOWN_OPTIONS = frozenset(
         "cross_check",
         "password",
         "use_text_layer",
+        "progress",
     }
 )
 
@@ -569,7 +570,8 @@ class TesseractAdapter:
 
         Options override the constructor's settings for this call: `language`, `dpi`,
         `workers`, `page_timeout`, `psm`, `oem`, `extra_config`, `cross_check`, plus
-        `password` (encrypted PDFs) and `use_text_layer` (False OCRs digital PDF pages too).
+        `password` (encrypted PDFs), `use_text_layer` (False OCRs digital PDF pages too) and
+        `progress` (called with pages done and the page count as pages come back).
         """
         unknown = sorted(set(options) - _KNOWN_OPTIONS)
         if unknown:
@@ -603,8 +605,11 @@ class TesseractAdapter:
         builder = _Builder()
         try:
             work = functools.partial(_ocr_job, settings, cross_check)
+            progress = options.get("progress")
             for result in _ordered_results(opened.jobs, work, max(int(workers), 1)):
                 builder.add(result)
+                if progress is not None:
+                    progress(float(len(builder.pages)), float(opened.page_count))
         finally:
             if opened.closer is not None:
                 opened.closer()

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from uncertain._files import sha256_bytes, sha256_file
+from uncertain.adapters import ProgressCallback
 from uncertain.adapters.audio import (
     SAMPLE_RATE,
     AudioSource,
@@ -50,6 +51,7 @@ from uncertain.adapters.audio import (
     OpenedAudio,
     iter_windows,
     open_audio,
+    probe_duration,
 )
 from uncertain.document import Alternative, Block, Document, Source, Span, TimeRange, Token
 from uncertain.errors import EngineError, InputError, UncertainError
@@ -447,6 +449,7 @@ class WhisperAdapter:
         batch_size: int | None = None,
         timeout: float | None = None,
         vad_signals: bool = True,
+        progress: ProgressCallback | None = None,
         **options: Any,
     ) -> Document:
         """Transcribe `source` (path, file bytes, or 16 kHz mono float32 array) to a Document.
@@ -467,6 +470,7 @@ class WhisperAdapter:
             batch_size=batch_size,
             timeout=timeout,
             vad_signals=vad_signals,
+            progress=progress,
             options=options,
         )
         pieces = list(run.pieces())
@@ -484,6 +488,7 @@ class WhisperAdapter:
         batch_size: int | None = None,
         timeout: float | None = None,
         vad_signals: bool = True,
+        progress: ProgressCallback | None = None,
         **options: Any,
     ) -> Iterator[Document]:
         """Yield one small Document per Whisper segment as soon as it is decoded.
@@ -503,6 +508,7 @@ class WhisperAdapter:
             batch_size=batch_size,
             timeout=timeout,
             vad_signals=vad_signals,
+            progress=progress,
             options=options,
         )
         for piece in run.pieces():
@@ -522,6 +528,7 @@ class WhisperAdapter:
         batch_size: int | None,
         timeout: float | None,
         vad_signals: bool,
+        progress: ProgressCallback | None,
         options: dict[str, Any],
     ) -> _Run:
         if not isinstance(alternatives, int) or alternatives < 0:
@@ -564,6 +571,7 @@ class WhisperAdapter:
             vad_signals=vad_signals,
             settings=settings,
             label=self.model_label,
+            progress=progress,
         )
 
     def _document(self, pieces: Sequence[_Piece], run: _Run, *, whole: bool) -> Document:
@@ -628,8 +636,11 @@ class _Run:
         vad_signals: bool,
         settings: dict[str, Any],
         label: str,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.opened = opened
+        self.progress = progress
+        self.total = probe_duration(opened) if progress is not None else None
         self.kwargs = kwargs
         self.alternatives = alternatives
         self.window = window
@@ -702,9 +713,13 @@ class _Run:
                     kwargs.get("prompt_reset_on_temperature", 0.5)
                 ):
                     tokens_since_reset = []
+                if self.progress is not None:
+                    self.progress(window.offset + float(segment.end), self.total)
                 yield piece
             carried_prompt = tokens_since_reset[-223:] or None
             del vad, segments
+            if self.progress is not None:
+                self.progress(self.duration, self.total)
 
     def _transcribe(self, audio: np.ndarray[Any, Any], kwargs: dict[str, Any]) -> Iterator[Any]:
         try:
