@@ -247,3 +247,26 @@ def test_calibrate_refuses_data_without_errors(tmp_path: Path) -> None:
     assert code == 1
     assert "needs both right and wrong words" in err
     assert not (tmp_path / "c.json").exists()
+
+
+def test_same_names_never_overwrite_each_other(tmp_path: Path) -> None:
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(SAMPLES / "clean_page.png", tmp_path / folder / "scan.png")
+    shutil.copy(SAMPLES / "degraded_page.jpg", tmp_path / "one" / "scan.jpg")
+    out = tmp_path / "out"
+    code, _, err = invoke(
+        "transcribe",
+        str(tmp_path / "one"),
+        str(tmp_path / "two"),
+        "-f",
+        "json",
+        "-o",
+        str(out),
+        "-q",
+    )
+    assert code == 0, err
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["scan.jpg.json", "scan.png-2.json", "scan.png.json"]
+    sources = {Document.load(out / name).source.path for name in written}
+    assert len(sources) == 3

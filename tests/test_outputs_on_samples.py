@@ -42,9 +42,12 @@ def test_every_format_parses_back(outputs: Path, sample: Path) -> None:
     assert all(s.confidence is not None for s in doc.spans)
     (line,) = (outputs / f"{stem}.jsonl").read_text(encoding="utf-8").splitlines()
     assert Document.from_json(line) == doc
-    assert parse_plain((outputs / f"{stem}.txt").read_text(encoding="utf-8")) == doc.text
+    view = (outputs / f"{stem}.txt").read_text(encoding="utf-8")
+    text, markers = parse_plain(view.removesuffix("\n"))
+    assert text == doc.text
+    assert len(markers) == len(doc.marks)
     prompt = (outputs / f"{stem}.prompt.txt").read_text(encoding="utf-8")
-    assert uncertain.parse(prompt, "inline").text == doc.text
+    assert uncertain.parse(prompt.removesuffix("\n"), "inline").text == doc.text
     assert (outputs / f"{stem}.md").read_text(encoding="utf-8").strip() or not doc.text
 
     html = (outputs / f"{stem}.html").read_text(encoding="utf-8")

@@ -97,8 +97,23 @@ def iter_inputs(paths: list[Path], run: Run) -> Iterator[Path]:
                 yield candidate
 
 
-def output_stem(path: Path) -> str:
-    return "stdin" if path == STDIN else path.stem
+def output_stems(paths: list[Path]) -> list[str]:
+    """Output names for a batch: each input's stem, made unique so that no output of one
+    input overwrites another's (`a.wav` and `a.png` give `a.wav` and `a.png`; the same name
+    in two folders gives `x` and `x-2`). The same inputs always get the same names."""
+    plain = ["stdin" if p == STDIN else p.stem for p in paths]
+    clashing = {stem for stem in plain if plain.count(stem) > 1}
+    taken: set[str] = set()
+    stems = []
+    for path, stem in zip(paths, plain, strict=True):
+        name = path.name if stem in clashing and path != STDIN else stem
+        unique, number = name, 1
+        while unique in taken:
+            number += 1
+            unique = f"{name}-{number}"
+        taken.add(unique)
+        stems.append(unique)
+    return stems
 
 
 @app.command()
@@ -174,8 +189,7 @@ def transcribe(
     inputs = list(iter_inputs(files, run))
     progress = BatchProgress(run, len(inputs))
     with progress:
-        for path in inputs:
-            stem = output_stem(path)
+        for path, stem in zip(inputs, output_stems(inputs), strict=True):
             try:
                 if write_files and skip_existing and path != STDIN:
                     doc_formats = _planned_formats(formats, path)
