@@ -46,6 +46,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from uncertain._files import sha256_bytes, sha256_file
+from uncertain._memory import release_free_memory
 from uncertain.adapters.hocr import HocrChar, HocrPage, HocrWord, PixelBox, parse_hocr
 from uncertain.document import Alternative, Block, Box, Document, Page, Source, Span
 from uncertain.errors import EngineError, InputError
@@ -608,6 +609,7 @@ class TesseractAdapter:
             progress = options.get("progress")
             for result in _ordered_results(opened.jobs, work, max(int(workers), 1)):
                 builder.add(result)
+                release_free_memory()
                 if progress is not None:
                     progress(float(len(builder.pages)), float(opened.page_count))
         finally:

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from uncertain._files import sha256_bytes, sha256_file
+from uncertain._memory import release_free_memory
 from uncertain.adapters import ProgressCallback
 from uncertain.adapters.audio import (
     SAMPLE_RATE,
@@ -718,6 +719,7 @@ class _Run:
                 yield piece
             carried_prompt = tokens_since_reset[-223:] or None
             del vad, segments
+            release_free_memory()
             if self.progress is not None:
                 self.progress(self.duration, self.total)
 
