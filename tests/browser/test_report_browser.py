@@ -161,3 +161,39 @@ def test_image_report_draws_boxes(browser: Any, tmp_path: Path) -> None:
     assert "page 1, box 88, 20, 148, 50" in page.inner_text("#card")
     assert not [e for e in errors if "Content Security Policy" in e], errors
     page.close()
+
+
+def test_sample_reports_from_the_cli_in_chromium(browser: Any, tmp_path: Path) -> None:
+    """The reports `uncertain transcribe samples/ -f html` writes, as a user opens them."""
+    from typer.testing import CliRunner
+
+    from uncertain.cli import app
+    from uncertain.document import Document
+
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    chosen = [samples / "synthetic_drug.wav", samples / "two_pages.pdf"]
+    result = CliRunner().invoke(
+        app,
+        ["transcribe", *map(str, chosen), "-f", "html", "-f", "json", "-o", str(tmp_path), "-q"],
+    )
+    assert result.exit_code == 0, result.stderr
+    for sample in chosen:
+        doc = Document.load(tmp_path / f"{sample.stem}.json")
+        page, errors, dialogs = open_report(browser, tmp_path / f"{sample.stem}.html")
+        texts = page.eval_on_selector_all(".w", "els => els.map(e => e.textContent)")
+        assert texts == [s.text for s in doc.spans]
+        marked = page.eval_on_selector_all(".w.mk", "els => els.map(e => Number(e.dataset.i))")
+        assert marked == [i for m in doc.marks for i in m.span_ids]
+        assert not errors and not dialogs
+        if sample.suffix == ".wav":
+            # The player finds the recording by its relative path, and a click seeks to a word.
+            page.wait_for_function("document.getElementById('player').readyState >= 1")
+            word = doc.spans[5]
+            assert word.time is not None
+            page.click(f'.w[data-i="{word.id}"]')
+            page.wait_for_function(
+                f"Math.abs(document.getElementById('player').currentTime - {word.time.start}) < 0.3"
+            )
+        else:
+            assert page.eval_on_selector_all("svg rect", "els => els.length") == len(doc.spans)
+        page.close()
