@@ -10,9 +10,7 @@ Target: no failure.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,33 +18,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fuzzing import FUZZ_TESTS  # noqa: E402
+from tests.fuzzing import run_fuzzing  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=40, help="multiplier of example counts")
     args = parser.parse_args()
-    env = dict(os.environ, UNCERTAIN_FUZZ_SCALE=str(args.scale), HF_HUB_OFFLINE="1")
     started = time.perf_counter()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "not slow",
-            "--hypothesis-show-statistics",
-            *FUZZ_TESTS,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = run_fuzzing(args.scale, "--hypothesis-show-statistics")
     elapsed = time.perf_counter() - started
     passing = [int(n) for n in re.findall(r"(\d+) passing", result.stdout)]
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "no output"

@@ -7,6 +7,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 SCALE = max(1, int(os.environ.get("UNCERTAIN_FUZZ_SCALE", "1")))
 
@@ -25,3 +28,27 @@ FUZZ_TESTS = [
 def examples(default: int) -> int:
     """The example count for a property test whose short-run count is `default`."""
     return default * SCALE
+
+
+def run_fuzzing(scale: int, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run every fuzzing test at `scale` times its example count, in a fresh pytest process."""
+    env = dict(os.environ, UNCERTAIN_FUZZ_SCALE=str(scale), HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not slow",
+            *extra,
+            *FUZZ_TESTS,
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )

@@ -158,24 +158,12 @@ def _inputs(folder: Path, count: int) -> list[Path]:
 def test_killed_batch_leaves_complete_outputs_and_resumes(tmp_path: Path, how: int) -> None:
     inputs = _inputs(tmp_path / "in", 6)
     out = tmp_path / "out"
+    command = [sys.executable, "-m", "uncertain", "transcribe", str(tmp_path / "in")]
+    command += ["-f", "json", "-f", "html", "-o", str(out), "-q", "--skip-existing"]
     rng = random.Random(how)
     for trial in range(2):
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uncertain",
-                "transcribe",
-                str(tmp_path / "in"),
-                "-f",
-                "json",
-                "-f",
-                "html",
-                "-o",
-                str(out),
-                "-q",
-                "--skip-existing",
-            ],
+            command,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -189,21 +177,7 @@ def test_killed_batch_leaves_complete_outputs_and_resumes(tmp_path: Path, how: i
         for path in out.glob("*.html"):
             assert path.read_text(encoding="utf-8").rstrip().endswith("</html>")
     finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "uncertain",
-            "transcribe",
-            str(tmp_path / "in"),
-            "-f",
-            "json",
-            "-f",
-            "html",
-            "-o",
-            str(out),
-            "-q",
-            "--skip-existing",
-        ],
+        command,
         capture_output=True,
         text=True,
         timeout=600,
