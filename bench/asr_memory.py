@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -59,7 +58,10 @@ def child(path: str, window: float, model: str) -> None:
     start = time.perf_counter()
     count = sum(1 for _ in adapter.iter_transcribe(path))
     elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec, so it would count the parent's memory
+    # (the long audio it built) that this process mirrored between fork and exec.
+    with open("/proc/self/status") as stream:
+        peak_mb = next(int(x.split()[1]) for x in stream if x.startswith("VmHWM:")) / 1024
     print(f"{peak_mb:.1f} {count} {elapsed:.1f}")
 
 

@@ -51,13 +51,16 @@ def make_pdf(path: Path, count: int, seed: int = 7) -> None:
 
 
 CHILD = """
-import json, os, resource, sys, time
+import json, os, sys, time
 from uncertain.adapters.tesseract import TesseractAdapter
 path, workers = sys.argv[1], int(sys.argv[2])
 start = time.perf_counter()
 document = TesseractAdapter(workers=workers).read(path)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: ru_maxrss survives exec, so it would count the parent's memory
+# (60 freshly drawn pages) that this process mirrored between fork and exec.
+with open("/proc/self/status") as stream:
+    peak = next(int(l.split()[1]) for l in stream if l.startswith("VmHWM:")) / 1024
 with open("/proc/self/statm") as stream:
     now = int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 print(json.dumps({
