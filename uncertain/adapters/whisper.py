@@ -62,6 +62,7 @@ __all__ = ["WhisperAdapter"]
 
 _ENGINE_HINT = "pip install faster-whisper"
 _VAD_FRAME = 512  # samples per Silero VAD probability (32 ms at 16 kHz)
+_VAD_CHUNK = _VAD_FRAME * 1875  # 60 s of 16 kHz audio
 _VAD_THRESHOLD = 0.5  # faster_whisper.vad.VadOptions().threshold
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -347,7 +348,15 @@ class _Vad:
         from faster_whisper.vad import get_vad_model
 
         padded = np.pad(samples, (0, _VAD_FRAME - samples.shape[0] % _VAD_FRAME))
-        self.probabilities = np.asarray(get_vad_model()(padded), dtype=np.float64).reshape(-1)
+        # In chunks of a minute: the VAD's scratch memory grows with its input, and windows
+        # vary in length, so one long window would otherwise raise the process's peak.
+        model = get_vad_model()
+        self.probabilities = np.concatenate(
+            [
+                np.asarray(model(padded[i : i + _VAD_CHUNK]), dtype=np.float64).reshape(-1)
+                for i in range(0, padded.shape[0], _VAD_CHUNK)
+            ]
+        )
 
     def measure(self, start: float, end: float) -> tuple[float, float] | None:
         """(share of frames called speech, mean speech probability) in [start, end] s."""
