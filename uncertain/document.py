@@ -11,7 +11,7 @@ before fusion has run); raw engine scores live in `Span.signals` and are never t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal
 
@@ -286,35 +286,40 @@ class Document(_Model):
 
     # -- lookups -------------------------------------------------------------------------
 
-    def span(self, span_id: int) -> Span:
-        """The span with this id; `KeyError` when there is none."""
-        # Read the private dict directly: pydantic's attribute lookup for private
-        # attributes costs more than the lookup itself.
+    def _table(
+        self, slot: str, items: list[Any], build: Callable[[], dict[int, int]]
+    ) -> dict[int, int]:
+        """A lookup table over `items`, cached in private attribute `slot`.
+
+        Keyed by the list's identity and length, so a copy with other items
+        (model_copy(update=...)) or an appended item never sees a stale table. The private
+        dict is read directly: pydantic's private-attribute lookup costs more than the
+        lookup itself.
+        """
         private = self.__pydantic_private__
         assert private is not None
-        key = (id(self.spans), len(self.spans))
-        cached: tuple[tuple[int, int], dict[int, int]] | None = private["_index"]
+        key = (id(items), len(items))
+        cached: tuple[tuple[int, int], dict[int, int]] | None = private[slot]
         if cached is None or cached[0] != key:
-            cached = private["_index"] = (key, {s.id: i for i, s in enumerate(self.spans)})
+            cached = private[slot] = (key, build())
+        return cached[1]
+
+    def span(self, span_id: int) -> Span:
+        """The span with this id; `KeyError` when there is none."""
+        index = self._table("_index", self.spans, lambda: _positions(self.spans))
         try:
-            return self.spans[cached[1][span_id]]
+            return self.spans[index[span_id]]
         except KeyError:
             raise KeyError(f"no span with id {span_id}") from None
 
     def mark_of(self, span_id: int) -> Mark | None:
         """The mark that covers this span, if any."""
-        private = self.__pydantic_private__
-        assert private is not None
-        # Keyed by the marks list's identity and length, so a copy with other marks
-        # (model_copy(update=...)) or an appended mark never sees a stale table.
-        key = (id(self.marks), len(self.marks))
-        cached: tuple[tuple[int, int], dict[int, int]] | None = private["_mark_of"]
-        if cached is None or cached[0] != key:
-            cached = private["_mark_of"] = (
-                key,
-                {i: n for n, m in enumerate(self.marks) for i in m.span_ids},
-            )
-        number = cached[1].get(span_id)
+        marked = self._table(
+            "_mark_of",
+            self.marks,
+            lambda: {i: n for n, m in enumerate(self.marks) for i in m.span_ids},
+        )
+        number = marked.get(span_id)
         return None if number is None else self.marks[number]
 
     def low_confidence(self, threshold: float) -> list[Span]:
@@ -415,6 +420,10 @@ class Documents(list[Document]):
         from uncertain.exporters import notebook_table_html
 
         return notebook_table_html(list(self))
+
+
+def _positions(spans: list[Span]) -> dict[int, int]:
+    return {span.id: position for position, span in enumerate(spans)}
 
 
 def check_schema_version(version: Any, path: str | Path | None = None) -> None:
