@@ -270,3 +270,13 @@ def test_same_names_never_overwrite_each_other(tmp_path: Path) -> None:
     assert written == ["scan.jpg.json", "scan.png-2.json", "scan.png.json"]
     sources = {Document.load(out / name).source.path for name in written}
     assert len(sources) == 3
+
+
+def test_folder_walk_skips_non_media_whatever_their_name(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "permission denied.txt").write_text("notes, not media\n", encoding="utf-8")
+    shutil.copy(SAMPLES / "clean_page.png", folder / "page.png")
+    code, _, err = invoke("transcribe", str(folder), "-f", "json", "-o", str(tmp_path / "o"), "-q")
+    assert code == 0, err
+    assert err.strip() == ""

@@ -91,7 +91,7 @@ def iter_inputs(paths: list[Path], run: Run) -> Iterator[Path]:
                 try:
                     sniff(candidate)
                 except InputError as error:
-                    if "permission denied" in str(error):
+                    if error.problem == "permission denied":
                         run.fail(candidate, error)
                     continue
                 yield candidate
