@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import string
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -404,3 +405,24 @@ def test_public_api_all_is_sorted_and_complete() -> None:
     }
     public.discard("annotations")
     assert public == set(uncertain.__all__) - {"__version__"}
+
+
+def test_data_model_does_not_import_the_exporters() -> None:
+    """Adapters produce, exporters consume: document.py imports neither (the notebook views
+    register themselves from uncertain.exporters.notebook)."""
+    import ast
+
+    import uncertain.document
+
+    tree = ast.parse(Path(uncertain.document.__file__).read_text("utf-8"))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert not {m for m in imported if m.startswith(("uncertain.exporters", "uncertain.adapters"))}
+    doc = Document(text="")
+    assert doc._repr_html_() is not None  # the view is registered by importing uncertain

@@ -24,6 +24,7 @@ from uncertain.document import (
     Token,
 )
 from uncertain.errors import CalibrationError, EngineError, InputError, UncertainError
+from uncertain.exporters import notebook as _notebook_views  # noqa: F401  (registers the views)
 from uncertain.fusion import Calibrator, fuse, load_calibrator
 from uncertain.render import ParsedPrompt, TraceHit, parse, preamble, render, to_messages, trace
 

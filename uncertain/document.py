@@ -207,6 +207,11 @@ class Source(_Model):
     ] = None
 
 
+# Notebook views are HTML, which is the exporters' business: `uncertain.exporters.notebook`
+# registers them here (the package imports it), so the data model does not depend on exporters.
+NOTEBOOK_VIEWS: dict[Literal["document", "documents"], Callable[[Any], str]] = {}
+
+
 class Document(_Model):
     """Text with the evidence about each span of it."""
 
@@ -351,11 +356,10 @@ class Document(_Model):
 
     # -- notebooks -----------------------------------------------------------------------
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self) -> str | None:
         """Jupyter view: a confidence heat map with hover cards and a one-line summary."""
-        from uncertain.exporters import notebook_html
-
-        return notebook_html(self)
+        view = NOTEBOOK_VIEWS.get("document")
+        return view(self) if view else None
 
     def to_pandas(self) -> Any:
         """One row per span with its confidence, position, mark and signals (`notebook` extra)."""
@@ -416,10 +420,9 @@ class Document(_Model):
 class Documents(list[Document]):
     """A list of documents that shows as a summary table in a notebook."""
 
-    def _repr_html_(self) -> str:
-        from uncertain.exporters import notebook_table_html
-
-        return notebook_table_html(list(self))
+    def _repr_html_(self) -> str | None:
+        view = NOTEBOOK_VIEWS.get("documents")
+        return view(list(self)) if view else None
 
 
 def _positions(spans: list[Span]) -> dict[int, int]:
