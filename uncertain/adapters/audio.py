@@ -188,6 +188,8 @@ def _decode(opened: OpenedAudio, deadline: Deadline) -> Iterator[Float32Array]:
                 yield chunk
             del resampler
             gc.collect()  # PyAV resampler objects linger otherwise (faster-whisper issue 390)
+    except InputError:
+        raise  # already says what is wrong (it is a ValueError too: keep it from being wrapped)
     except av.error.FFmpegError as error:
         raise InputError(opened.name, f"cannot be decoded ({error})", _CONVERT_HINT) from None
     except ValueError as error:  # e.g. a stream that changes format mid-way
