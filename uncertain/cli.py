@@ -356,9 +356,8 @@ def transcribe(
                 # No later output would fit either.
                 if error.errno in NOTHING_MORE_FITS or error.target == "standard output":
                     left = len(inputs) - index - 1
-                    run.fail(
-                        path, error, f"stopped with {left} more input{'s' * (left != 1)} unread"
-                    )
+                    unread = f"stopped with {left} more input{'s' * (left != 1)} unread"
+                    run.fail(path, error, unread if left else "")
                     break
                 run.fail(path, error)
             except Exception as error:  # one bad file never stops the batch
