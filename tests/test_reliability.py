@@ -304,7 +304,7 @@ def _pipe_released(path: Path) -> Iterator[Path]:
 SPECIAL_FILES = ["pipe", "socket", "/dev/null", "/dev/zero", "link to a pipe"]
 
 
-@pytest.mark.parametrize("function", ["read", "transcribe", "ocr"])
+@pytest.mark.parametrize("function", ["read", "transcribe", "iter_transcribe", "ocr"])
 @pytest.mark.parametrize("kind", SPECIAL_FILES)
 def test_api_refuses_special_files_at_once(tmp_path: Path, kind: str, function: str) -> None:
     """A pipe, socket or device given to the library is refused with an `InputError` naming
@@ -317,7 +317,7 @@ def test_api_refuses_special_files_at_once(tmp_path: Path, kind: str, function: 
             "socket": tmp_path / "socket.wav",
             "link to a pipe": tmp_path / "link.wav",
         }.get(kind, Path(kind))
-        error = _within(20, lambda: getattr(api, function)(path))
+        error = _within(20, lambda: list(getattr(api, function)(path)))
         server.close()
     assert isinstance(error, InputError), error
     message = str(error)

@@ -422,13 +422,14 @@ class BatchProgress:
             self.bars.__exit__(*exc)
 
     def start_file(
-        self, path: Path, source: Path | bytes
+        self, path: Path, source: Path | bytes | None = None
     ) -> Callable[[float, float | None], None] | None:
-        """Show `path` as the current file (read from `source`, the path or the bytes read
-        from it); returns the callback the adapters report to."""
+        """Show `path` as the current file (read from `source` when given: the bytes read from
+        standard input or a pipe); returns the callback the adapters report to."""
         if self.bars is None:
             return None
-        unit = "s" if sniff(source).kind in ("audio", "video") else "pages"
+        kind = sniff(path if source is None else source).kind
+        unit = "s" if kind in ("audio", "video") else "pages"
         self.bars.reset(self.current, description=path.name, total=None, unit=unit, visible=True)
 
         def report(done: float, total: float | None) -> None:
