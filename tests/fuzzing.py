@@ -13,7 +13,8 @@ from pathlib import Path
 
 SCALE = max(1, int(os.environ.get("UNCERTAIN_FUZZ_SCALE", "1")))
 
-# The tests that parse untrusted input: document JSON, hOCR, prompts, every output format.
+# The tests that parse untrusted input: document JSON, hOCR, prompts, every output format,
+# the entries of a folder walk and the bytes of a pipe.
 FUZZ_TESTS = [
     "tests/test_document.py::test_any_json_gives_document_or_input_error",
     "tests/test_document.py::test_json_round_trip_is_identity",
@@ -22,6 +23,9 @@ FUZZ_TESTS = [
     "tests/adapters/test_hocr.py::test_fuzzed_edits_of_real_markup",
     "tests/test_render_properties.py",
     "tests/exporters/test_hostile.py",
+    # Folders of pipes, sockets, devices and links; bytes through a pipe in pieces.
+    "tests/test_reliability.py::test_fuzzed_folders_are_walked_without_blocking",
+    "tests/test_reliability.py::test_fuzzed_streams_come_through_a_pipe_whole_or_refused",
 ]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.messages import repeated_clauses
 from uncertain.cli import app
 from uncertain.document import Document
 
@@ -280,3 +281,17 @@ def test_folder_walk_skips_non_media_whatever_their_name(tmp_path: Path) -> None
     code, _, err = invoke("transcribe", str(folder), "-f", "json", "-o", str(tmp_path / "o"), "-q")
     assert code == 0, err
     assert err.strip() == ""
+
+
+def test_bad_stdin_is_reported_as_stdin_once() -> None:
+    """Bytes from standard input are named `-` in the message, not `<bytes>`, and the
+    message says each thing once."""
+    for name in ("truncated.wav", "no_audio.mp4", "random.png"):
+        result = runner.invoke(
+            app, ["transcribe", "-", "-q"], input=(BAD / name).read_bytes(), env={"NO_COLOR": "1"}
+        )
+        assert result.exit_code == 1
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: -: "), result.stderr
+        assert "<bytes>" not in lines[0]
+        assert not repeated_clauses(lines[0]), lines[0]

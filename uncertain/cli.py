@@ -6,15 +6,16 @@
     uncertain calibrate FILES --refs DIR -o my.json               fit a calibrator on your data
     uncertain schema                                              the JSON Schema of a document
 
-Exit status: 0 when every file succeeded, 1 when some failed, 2 for usage errors.
-A bad file is reported in one line and the batch goes on; no traceback reaches the user
-unless `--debug` is given.
+Exit status: 0 when every file succeeded, 1 when some failed, 2 for usage errors and when
+no output can be written at all. A bad file is reported in one line and the batch goes on;
+no traceback reaches the user unless `--debug` is given.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,8 +24,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from uncertain._files import NOTHING_MORE_FITS, ensure_output_folder, special_file_kind
 from uncertain.adapters import sniff
-from uncertain.errors import InputError, UncertainError
+from uncertain.errors import InputError, OutputError, UncertainError
 
 if TYPE_CHECKING:
     from uncertain.document import Document
@@ -38,6 +40,9 @@ app = typer.Typer(
 )
 
 STDIN = Path("-")
+# Seconds standard input or an allowed special file may take to send its first bytes, and
+# may pause later, before it is given up on: nothing waits forever.
+INPUT_TIMEOUT = 30.0
 
 
 class Run:
@@ -49,12 +54,18 @@ class Run:
         self.failed = 0
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-    def fail(self, name: str | Path, error: BaseException) -> None:
-        """Report a file that failed, in one line, and count it."""
+    def fail(self, name: str | Path, error: BaseException, also: str = "") -> None:
+        """Report a file that failed, in one line (`also` appended as a last clause), and
+        count it."""
         self.failed += 1
         if self.debug:
             self.err.print_exception()
-        if isinstance(error, UncertainError):
+        if isinstance(error, OutputError):
+            message = str(error)  # names the output folder or file at fault
+        elif isinstance(error, InputError) and error.source in (None, "<bytes>"):
+            # Read from standard input or a pipe: name what the user gave, not "<bytes>".
+            message = f"{name}: {error.problem}" + (f"; {error.hint}" if error.hint else "")
+        elif isinstance(error, UncertainError):
             message = str(error)
             if not message.startswith(str(name)):
                 message = f"{name}: {message}"
@@ -62,18 +73,47 @@ class Run:
             message = (
                 f"{name}: internal error ({type(error).__name__}: {error}); rerun with --debug"
             )
-        self.err.print(f"error: {message}", markup=False)
+        self.err.print(f"error: {message}" + (f"; {also}" if also else ""), markup=False)
+
+    def skip(self, name: str | Path, reason: str) -> None:
+        """Report a file left out of a folder walk, in one line; the batch goes on."""
+        self.err.print(f"skipped: {name}: {reason}", markup=False)
 
 
-def iter_inputs(paths: list[Path], run: Run) -> Iterator[Path]:
+def _special_kind(path: Path) -> str | None:
+    """What `path` is when it is a pipe, socket or device; None for files, folders, and paths
+    that cannot be looked at (those are reported when read)."""
+    try:
+        return special_file_kind(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
+def iter_inputs(paths: list[Path], run: Run, allow_special: bool | None = None) -> Iterator[Path]:
     """Files named, and media files found under folders named (each real folder once).
 
-    Files named explicitly are always yielded (a bad one is reported when read); files found
-    while walking a folder are yielded only when their content is a supported medium, so
-    references and notes beside the recordings are skipped quietly.
+    Files named explicitly are yielded (a bad one is reported when read), except pipes,
+    sockets and devices: reading those can wait forever, so they are reported unless
+    `allow_special` (the command's `--allow-special`; None where a command has no such
+    option). Files found while walking a folder are yielded only when they are regular files
+    whose content is a supported medium: references and notes beside the recordings are
+    skipped quietly, pipes, sockets and devices with a line saying so.
     """
     seen_dirs: set[str] = set()
     for path in paths:
+        special = None if path == STDIN else _special_kind(path)
+        if special is not None:
+            if special == "socket":
+                hint = "pipe its data into - instead"
+            elif allow_special:
+                yield path
+                continue
+            elif allow_special is None:
+                hint = "copy it to a file first"
+            else:
+                hint = "pass --allow-special to read from it, or - for standard input"
+            run.fail(path, InputError(path, f"is a {special}, not a regular file", hint))
+            continue
         if path == STDIN or not path.is_dir():
             yield path
             continue
@@ -87,6 +127,10 @@ def iter_inputs(paths: list[Path], run: Run) -> Iterator[Path]:
             for name in sorted(files):
                 candidate = Path(folder) / name
                 if name.startswith(".") or name.endswith((".part", ".ref.txt")):
+                    continue
+                special = _special_kind(candidate)
+                if special is not None:
+                    run.skip(candidate, f"is a {special}, not a regular file")
                     continue
                 try:
                     sniff(candidate)
@@ -114,6 +158,65 @@ def output_stems(paths: list[Path]) -> list[str]:
         taken.add(unique)
         stems.append(unique)
     return stems
+
+
+def read_stream(path: Path, timeout: float) -> bytes:
+    """All bytes of standard input (`-`) or of a pipe or device the user allowed.
+
+    Waits at most `timeout` seconds for the first bytes and for each later pause, and stops
+    as soon as the first bytes show an unsupported medium, so an endless device such as
+    /dev/zero is not read to its end.
+    """
+    if path == STDIN:
+        try:
+            handle = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # a replaced stdin (tests, notebooks)
+            return sys.stdin.buffer.read()
+        if os.isatty(handle):
+            raise InputError(
+                "-", "standard input is a terminal", "pipe a file in: uncertain transcribe - < FILE"
+            )
+        return _read_handle(handle, "-", timeout)
+    try:
+        # Non-blocking: opening a pipe would otherwise wait for a writer, without a timeout.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise InputError(path, f"cannot be opened ({error.strerror})") from None
+    try:
+        return _read_handle(handle, str(path), timeout)
+    finally:
+        os.close(handle)
+
+
+def _read_handle(handle: int, name: str, timeout: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        # select() works on pipes only on POSIX; elsewhere a read simply waits.
+        if os.name == "posix" and not select.select([handle], [], [], timeout)[0]:
+            problem = (
+                f"sent no data for {timeout:g} s after {size} bytes"
+                if size
+                else f"sent no data within {timeout:g} s"
+            )
+            raise InputError(
+                name, problem, "check what writes to it, or allow more with --input-timeout"
+            )
+        try:
+            chunk = os.read(handle, 1 << 20)
+        except BlockingIOError:  # woken without data; wait again
+            continue
+        except OSError as error:
+            raise InputError(name, f"cannot be read ({error.strerror})") from None
+        if not chunk:
+            return b"".join(chunks)
+        if size < 64 <= size + len(chunk):
+            try:
+                sniff(b"".join(chunks) + chunk)
+            except InputError as error:
+                raise InputError(name, error.problem, error.hint) from None
+        chunks.append(chunk)
+        size += len(chunk)
 
 
 @app.command()
@@ -165,6 +268,14 @@ def transcribe(
     skip_existing: Annotated[
         bool, typer.Option(help="Skip inputs whose outputs all exist.")
     ] = False,
+    allow_special: Annotated[
+        bool,
+        typer.Option(help="Read named pipes and devices named on the command line."),
+    ] = False,
+    input_timeout: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds stdin, a pipe or a device may take to send data."),
+    ] = INPUT_TIMEOUT,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No terminal view, no progress.")
     ] = False,
@@ -185,20 +296,27 @@ def transcribe(
         )
     write_files = output_dir is not None or formats != ["text"]
     out_dir = output_dir or Path(".")
+    if write_files:
+        try:  # before any work: when nothing can be written, say so once, not once per file
+            ensure_output_folder(out_dir)
+        except OutputError as error:
+            run.err.print(f"error: {error}", markup=False)
+            raise typer.Exit(2) from None
     out = Console(highlight=False, soft_wrap=True)
-    inputs = list(iter_inputs(files, run))
+    inputs = list(iter_inputs(files, run, allow_special))
     progress = BatchProgress(run, len(inputs))
     with progress:
-        for path, stem in zip(inputs, output_stems(inputs), strict=True):
+        for index, (path, stem) in enumerate(zip(inputs, output_stems(inputs), strict=True)):
+            streamed = path == STDIN or _special_kind(path) is not None
             try:
-                if write_files and skip_existing and path != STDIN:
+                if write_files and skip_existing and not streamed:
                     doc_formats = _planned_formats(formats, path)
                     if all(
                         (out_dir / (stem + exporters.FORMATS[f].suffix)).exists()
                         for f in doc_formats
                     ):
                         continue
-                source: Path | bytes = sys.stdin.buffer.read() if path == STDIN else path
+                source: Path | bytes = read_stream(path, input_timeout) if streamed else path
                 doc = read(
                     source,
                     model=model,
@@ -209,14 +327,21 @@ def transcribe(
                     calibration=calibration,
                     threshold=threshold,
                     dpi=dpi,
-                    progress=progress.start_file(path),
+                    progress=progress.start_file(path, source),
                 )
-                if path == STDIN:
-                    doc.source.path = "-"
+                if streamed:
+                    doc.source.path = str(path)
                 if not quiet:
-                    if len(inputs) > 1:
-                        out.rule(str(path), style="dim")
-                    exporters.print_terminal(doc, out, threshold=threshold)
+                    try:
+                        if len(inputs) > 1:
+                            out.rule(str(path), style="dim")
+                        exporters.print_terminal(doc, out, threshold=threshold)
+                    except OSError as error:  # e.g. > /dev/full, or a closed pipe
+                        raise OutputError(
+                            "standard output",
+                            f"cannot be written ({error.strerror})",
+                            errno=error.errno,
+                        ) from None
                 if write_files:
                     media_href = (
                         None
@@ -227,6 +352,14 @@ def transcribe(
                         exporters.write(doc, fmt, out_dir, stem, style=style, media_href=media_href)
             except KeyboardInterrupt:
                 raise
+            except OutputError as error:
+                # No later output would fit either.
+                if error.errno in NOTHING_MORE_FITS or error.target == "standard output":
+                    left = len(inputs) - index - 1
+                    unread = f"stopped with {left} more input{'s' * (left != 1)} unread"
+                    run.fail(path, error, unread if left else "")
+                    break
+                run.fail(path, error)
             except Exception as error:  # one bad file never stops the batch
                 run.fail(path, error)
             finally:
@@ -288,11 +421,15 @@ class BatchProgress:
         if self.bars is not None:
             self.bars.__exit__(*exc)
 
-    def start_file(self, path: Path) -> Callable[[float, float | None], None] | None:
-        """Show `path` as the current file; returns the callback the adapters report to."""
+    def start_file(
+        self, path: Path, source: Path | bytes | None = None
+    ) -> Callable[[float, float | None], None] | None:
+        """Show `path` as the current file (read from `source` when given: the bytes read from
+        standard input or a pipe); returns the callback the adapters report to."""
         if self.bars is None:
             return None
-        unit = "s" if path == STDIN or sniff(path).kind in ("audio", "video") else "pages"
+        kind = sniff(path if source is None else source).kind
+        unit = "s" if kind in ("audio", "video") else "pages"
         self.bars.reset(self.current, description=path.name, total=None, unit=unit, visible=True)
 
         def report(done: float, total: float | None) -> None:

@@ -5,6 +5,7 @@ A batch never stops on one of these: the CLI reports the file and goes on.
 
     UncertainError              root: catch this to catch everything uncertain raises
     ├── InputError              the input is missing, empty, unsupported, corrupt or too large
+    ├── OutputError             an output folder cannot be created or written, or the disk is full
     ├── EngineError             an engine or model is missing, or the engine failed or timed out
     └── CalibrationError        a calibrator file is missing, malformed or does not fit the document
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CalibrationError", "EngineError", "InputError", "UncertainError"]
+__all__ = ["CalibrationError", "EngineError", "InputError", "OutputError", "UncertainError"]
 
 
 class UncertainError(Exception):
@@ -29,6 +30,19 @@ class InputError(UncertainError, ValueError):
         self.hint = hint
         where = f"{self.source}: " if self.source else ""
         super().__init__(f"{where}{problem}" + (f"; {hint}" if hint else ""))
+
+
+class OutputError(UncertainError, OSError):
+    """An output cannot be written: its folder cannot be created or is not writable, or the
+    disk filled up. `target` is the folder or file at fault; `errno` the system's error number.
+    Also an `OSError`, so code that caught the system's error keeps working."""
+
+    def __init__(self, target: str | Path, problem: str, hint: str = "", errno: int | None = None):
+        self.target = str(target)
+        self.problem = problem
+        self.hint = hint
+        super().__init__(f"{self.target}: {problem}" + (f"; {hint}" if hint else ""))
+        self.errno = errno
 
 
 class EngineError(UncertainError, RuntimeError):

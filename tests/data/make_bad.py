@@ -1,8 +1,9 @@
 """Regenerate tests/data/bad/: inputs broken in the ways real uploads are.
 
 The files are committed; this script documents how each was made (sox and qpdf from Debian,
-Pillow). Two cases cannot live in git and are made by the tests at run time: a folder loop
-made of symlinks, and a file without read permission.
+Pillow, PyAV). Cases that cannot live in git are made by the tests at run time: a folder loop
+made of symlinks, a file without read permission, a named pipe and a unix socket (device
+files such as /dev/zero and /dev/null are used where they are).
 
     python tests/data/make_bad.py
 """
@@ -55,6 +56,24 @@ def png_claiming(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
     )
+
+
+def video_without_audio() -> bytes:
+    """A one-second MP4 with a video stream and no audio stream (PyAV, from faster-whisper)."""
+    import av
+    import numpy as np
+
+    stream_out = io.BytesIO()
+    with av.open(stream_out, "w", format="mp4") as container:
+        video = container.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for shade in range(10):
+            pixels = np.full((48, 64, 3), shade * 20, np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+    return stream_out.getvalue()
 
 
 def main() -> None:
@@ -116,6 +135,7 @@ def main() -> None:
                 b"/Resources 10 0 R >>",
             ]
         ),
+        "no_audio.mp4": video_without_audio(),
         "zero_pages.pdf": pdf_with_objects(
             [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
         ),

@@ -8,12 +8,15 @@ point names an object that follows the `Adapter` protocol.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from uncertain._files import special_file_kind
 from uncertain.document import Document
 from uncertain.errors import InputError
 
@@ -93,6 +96,16 @@ def _sniff_bytes(head: bytes) -> SniffResult | None:
     return None
 
 
+def _refuse_special(path: Path, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise InputError(path, "is a directory", "pass the files inside it")
+    kind = special_file_kind(mode)
+    if kind is not None:
+        raise InputError(
+            path, f"is a {kind}, not a regular file", "copy it to a file or pass its bytes"
+        )
+
+
 def sniff(source: Path | bytes) -> SniffResult:
     """Recognize a file by its first bytes; `InputError` when it is empty or not supported."""
     if isinstance(source, bytes):
@@ -100,9 +113,14 @@ def sniff(source: Path | bytes) -> SniffResult:
     else:
         name = source
         try:
-            if source.is_dir():
-                raise InputError(source, "is a directory", "pass the files inside it")
-            with source.open("rb") as stream:
+            # Looked at before opening: opening a named pipe waits for a writer, and a device
+            # may never stop giving bytes.
+            _refuse_special(source, source.stat().st_mode)
+            # Non-blocking, and checked again on the open file, in case the path was swapped
+            # for a pipe in between.
+            handle = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(handle, "rb") as stream:
+                _refuse_special(source, os.fstat(handle).st_mode)
                 head = stream.read(64)
         except FileNotFoundError:
             raise InputError(source, "no such file", "check the path") from None

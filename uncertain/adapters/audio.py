@@ -158,7 +158,7 @@ def _decode(opened: OpenedAudio, deadline: Deadline) -> Iterator[Float32Array]:
         container = av.open(str(file) if opened.data is None else file, metadata_errors="ignore")
     except (av.error.FFmpegError, OSError, ValueError) as error:
         raise InputError(
-            opened.name, f"cannot be opened as audio ({error})", _CONVERT_HINT
+            opened.name, f"cannot be opened as audio ({_reason(error)})", _CONVERT_HINT
         ) from None
     total = 0
     try:
@@ -188,8 +188,12 @@ def _decode(opened: OpenedAudio, deadline: Deadline) -> Iterator[Float32Array]:
                 yield chunk
             del resampler
             gc.collect()  # PyAV resampler objects linger otherwise (faster-whisper issue 390)
+    except InputError:
+        raise  # already says what is wrong (it is a ValueError too: keep it from being wrapped)
     except av.error.FFmpegError as error:
-        raise InputError(opened.name, f"cannot be decoded ({error})", _CONVERT_HINT) from None
+        raise InputError(
+            opened.name, f"cannot be decoded ({_reason(error)})", _CONVERT_HINT
+        ) from None
     except ValueError as error:  # e.g. a stream that changes format mid-way
         raise InputError(opened.name, f"cannot be decoded ({error})", _CONVERT_HINT) from None
     if total == 0:
@@ -209,6 +213,11 @@ def _decode(opened: OpenedAudio, deadline: Deadline) -> Iterator[Float32Array]:
             f"is too short to hold speech ({1000 * total / SAMPLE_RATE:.1f} ms of audio)",
             f"pass a recording of at least {MIN_SAMPLES / SAMPLE_RATE:.1f} s",
         )
+
+
+def _reason(error: Exception) -> str:
+    """What went wrong, without the file name FFmpeg's errors repeat (the message has it)."""
+    return getattr(error, "strerror", None) or str(error)
 
 
 def _frames_keeping_tail(container: Any, tail: list[bytes]) -> Iterator[Any]:
