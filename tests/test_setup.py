@@ -29,6 +29,7 @@ COMMAND_PACKAGES = {
     "espeak-ng": "espeak-ng",
     "qpdf": "qpdf",
     "setpriv": "util-linux",
+    "unshare": "util-linux",
     "dpkg-query": "dpkg",
     "tesseract": "tesseract-ocr",
     "chromium": "chromium",
