@@ -37,7 +37,7 @@ import re
 import shlex
 import subprocess
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -532,7 +532,7 @@ def _reread_weak_words(settings: _Settings, job: _Job, first: HocrPage) -> dict[
 
 def _ordered_results(
     jobs: Iterator[_Job], work: Callable[[_Job], _PageResult], workers: int
-) -> Iterator[_PageResult]:
+) -> Generator[_PageResult, None, None]:
     """Run `work` over `jobs` on `workers` threads, in page order, with few jobs in flight.
 
     A job (a rendered page) is only drawn from `jobs` when fewer than `2 * workers` are
@@ -585,7 +585,8 @@ def _reread_alternatives(word: HocrWord, reread: HocrWord) -> list[Alternative]:
 class _Builder:
     """Accumulates text, spans and blocks page by page."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_id: int = 0) -> None:
+        self.first_id = first_id
         self.parts: list[str] = []
         self.length = 0
         self.spans: list[Span] = []
@@ -653,7 +654,7 @@ class _Builder:
     ) -> Span:
         box = _clip_box(word.box, page_index, page)
         common: dict[str, Any] = {
-            "id": len(self.spans),
+            "id": self.first_id + len(self.spans),
             "start": self.length,
             "end": self.length + len(word.text),
             "text": word.text,
@@ -771,6 +772,48 @@ class TesseractAdapter:
         digital PDF pages too) and `progress` (called with pages done and the page count as
         pages come back).
         """
+        run = self._start(source, options)
+        builder = _Builder()
+        try:
+            for result in run.results():
+                builder.add(result)
+                release_free_memory()
+                if run.progress is not None:
+                    run.progress(float(len(builder.pages)), float(run.opened.page_count))
+        finally:
+            run.close()
+        return builder.document(run.source(len(builder.pages)))
+
+    def iter_read(self, source: Any, **options: Any) -> Iterator[Document]:
+        """OCR an image or PDF lazily: one Document per page, as pages come back, in order.
+
+        Each page's document holds that page alone (`pages` has one entry, boxes are on page
+        0, the text has no leading separator), its span ids numbered across the whole file as
+        `read` numbers them, and `source.settings["page"]` saying which page (from 0) it is.
+        Only the pages in flight are held, so memory stays flat with the page count. Options
+        as for `read`.
+        """
+        run = self._start(source, options)
+        results = run.results()
+        next_id = 0
+        done = 0
+        try:
+            for result in results:
+                builder = _Builder(next_id)
+                builder.add(result)
+                next_id += len(builder.spans)
+                done += 1
+                release_free_memory()
+                if run.progress is not None:
+                    run.progress(float(done), float(run.opened.page_count))
+                document = builder.document(run.source(run.opened.page_count, page=done - 1))
+                del builder, result
+                yield document
+        finally:
+            results.close()  # a consumer that stops early: cancel the pages in flight first
+            run.close()
+
+    def _start(self, source: Any, options: dict[str, Any]) -> _Run:
         unknown = sorted(set(options) - _KNOWN_OPTIONS)
         if unknown:
             raise TypeError(
@@ -802,18 +845,6 @@ class TesseractAdapter:
         opened = _open_input(
             source, dpi, options.get("password"), bool(options.get("use_text_layer", True))
         )
-        builder = _Builder()
-        try:
-            work = functools.partial(_ocr_job, settings, cross_check)
-            progress = options.get("progress")
-            for result in _ordered_results(opened.jobs, work, max(int(workers), 1)):
-                builder.add(result)
-                release_free_memory()
-                if progress is not None:
-                    progress(float(len(builder.pages)), float(opened.page_count))
-        finally:
-            if opened.closer is not None:
-                opened.closer()
         recorded: dict[str, JsonValue] = {
             "language": language,
             "dpi": dpi,
@@ -826,17 +857,49 @@ class TesseractAdapter:
             "char_choices": char_choices,
             "weak_word_confidence": WEAK_WORD_CONFIDENCE,
         }
-        source_info = Source(
-            path=None if opened.path is None else str(opened.path),
-            sha256=opened.sha256,
-            media_type=opened.media_type,
-            page_count=len(builder.pages),
-            engine="tesseract",
-            engine_version=version,
-            model=language,
-            settings=recorded,
+        return _Run(
+            settings,
+            cross_check,
+            max(int(workers), 1),
+            opened,
+            version,
+            recorded,
+            options.get("progress"),
         )
-        return builder.document(source_info)
+
+
+@dataclass
+class _Run:
+    """One read in progress: its settings, its opened input and what its Source records."""
+
+    settings: _Settings
+    cross_check: bool
+    workers: int
+    opened: _Input
+    version: str
+    recorded: dict[str, JsonValue]
+    progress: Callable[[float, float], None] | None
+
+    def results(self) -> Generator[_PageResult, None, None]:
+        work = functools.partial(_ocr_job, self.settings, self.cross_check)
+        return _ordered_results(self.opened.jobs, work, self.workers)
+
+    def close(self) -> None:
+        if self.opened.closer is not None:
+            self.opened.closer()
+
+    def source(self, page_count: int, page: int | None = None) -> Source:
+        settings = self.recorded if page is None else {**self.recorded, "page": page}
+        return Source(
+            path=None if self.opened.path is None else str(self.opened.path),
+            sha256=self.opened.sha256,
+            media_type=self.opened.media_type,
+            page_count=page_count,
+            engine="tesseract",
+            engine_version=self.version,
+            model=self.settings.language,
+            settings=settings,
+        )
 
 
 def _check_char_choices(value: object) -> str:
