@@ -329,3 +329,28 @@ def test_engine_failure_is_an_engine_error(
     monkeypatch.setattr(type(engine), "generate_segments", broken)
     with pytest.raises(EngineError, match="injected"):
         adapter.read(clips[0])
+
+
+def test_nbest_search_runs_only_for_windows_holding_a_word_in_doubt(
+    adapter: WhisperAdapter, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from uncertain.adapters import whisper
+
+    clip = samples_dir / "synthetic_drug.wav"  # one decoding window, with misheard words
+    every = (whisper.UNCERTAIN_WORD_PROBABILITY, 1.01)
+    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", every[1])
+    searched = adapter.read(clip, alternatives=3)
+    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", 0.0)  # no word is in doubt
+    skipped = adapter.read(clip, alternatives=3)
+    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", every[0])
+    default = adapter.read(clip, alternatives=3)
+    plain = adapter.read(clip)
+    assert searched.text == skipped.text == default.text == plain.text
+    assert min(s.signals["word_probability"] for s in default.spans) < every[0]
+    # The window holds a word in doubt: its words get what a search of every window gives.
+    assert [s.model_dump() for s in default.spans] == [s.model_dump() for s in searched.spans]
+    nbest = ("nbest_agreement", "hypothesis_count")
+    assert any(s.alternatives for s in searched.spans)
+    for without, span in zip(skipped.spans, searched.spans, strict=True):
+        assert without.alternatives == []
+        assert without.signals == {k: v for k, v in span.signals.items() if k not in nbest}

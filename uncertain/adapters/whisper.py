@@ -12,7 +12,9 @@ With default settings the decode is exactly faster-whisper's
   for N+1 hypotheses without timestamp tokens (with them, the N-best list differs mostly
   in timestamps); the hypotheses are weighed by the softmax of their log-probabilities and
   aligned word by word to the decoded words, so each word gets the mass of the hypotheses
-  that read it differently, per reading;
+  that read it differently, per reading. The search runs only for the 30 s decoding windows
+  holding a word in doubt (probability below `UNCERTAIN_WORD_PROBABILITY`): the words of the
+  other windows carry no `nbest_agreement` and no alternatives;
 - `vad_speech_ratio` comes from faster-whisper's bundled Silero VAD run on the same audio.
 
 Long audio is decoded in windows of about ten minutes cut at quiet moments
@@ -126,6 +128,8 @@ class _CallState:
     window_nbest: Any = None
     window_tokenizer: Any = None
     window_id: int = 0
+    window_prompt: Any = None
+    window_options: Any = None
 
 
 _probe_class_cache: list[type] = []
@@ -158,6 +162,17 @@ def _probe_class() -> type:
                 )
                 if not text_tokens:
                     return alignments
+                state = self._state
+                if state.hypotheses and state.window_nbest is None and _holds_doubt(alignments):
+                    # Only now are the window's word probabilities known: the N-best search
+                    # runs for the windows that hold a word in doubt, on the same encoder output.
+                    state.window_nbest = self._nbest(
+                        encoder_output,
+                        state.window_prompt,
+                        tokenizer,
+                        state.window_options,
+                        state.hypotheses,
+                    )
                 results = self.model.last_align
                 for alignment, result in zip(alignments, results, strict=False):
                     probabilities = list(result.text_token_probs)
@@ -180,10 +195,9 @@ def _probe_class() -> type:
                 state.window_result = decoded[0]
                 state.window_tokenizer = tokenizer
                 state.window_id += 1
-                if state.hypotheses:
-                    state.window_nbest = self._nbest(
-                        encoder_output, prompt, tokenizer, options, state.hypotheses
-                    )
+                state.window_nbest = None
+                state.window_prompt = prompt
+                state.window_options = options
                 return decoded
 
             def _nbest(
@@ -209,6 +223,19 @@ def _probe_class() -> type:
 
         _probe_class_cache.append(ProbeModel)
         return ProbeModel
+
+
+UNCERTAIN_WORD_PROBABILITY = 0.9
+"""With `alternatives`, the N-best search runs only for the decoding windows (30 s) that hold a
+word whose probability is below this; the words of the other windows get no alternatives."""
+
+
+def _holds_doubt(alignments: list[list[dict[str, Any]]]) -> bool:
+    return any(
+        float(entry.get("probability", 1.0)) < UNCERTAIN_WORD_PROBABILITY
+        for alignment in alignments
+        for entry in alignment
+    )
 
 
 # -- per-segment results ------------------------------------------------------------------
@@ -242,8 +269,11 @@ def _normal(word: str) -> str:
 
 def _window_alternatives(
     decoded: Any, nbest: Any, tokenizer: Any, length_penalty: float
-) -> _WindowAlternatives:
-    """Weigh the window's N-best hypotheses and align each to the decoded words."""
+) -> _WindowAlternatives | None:
+    """Weigh the window's N-best hypotheses and align each to the decoded words (None when
+    the window had no word in doubt, so no N-best search ran)."""
+    if nbest is None:
+        return None
     eot = tokenizer.eot
 
     def words_of(ids: Sequence[int]) -> list[str]:
