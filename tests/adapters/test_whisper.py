@@ -331,26 +331,32 @@ def test_engine_failure_is_an_engine_error(
         adapter.read(clips[0])
 
 
-def test_nbest_search_runs_only_for_windows_holding_a_word_in_doubt(
+def test_alternatives_come_from_the_decode_beam_with_a_search_only_where_in_doubt(
     adapter: WhisperAdapter, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from uncertain.adapters import whisper
 
     clip = samples_dir / "synthetic_drug.wav"  # one decoding window, with misheard words
-    every = (whisper.UNCERTAIN_WORD_PROBABILITY, 1.01)
-    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", every[1])
-    searched = adapter.read(clip, alternatives=3)
-    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", 0.0)  # no word is in doubt
-    skipped = adapter.read(clip, alternatives=3)
-    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", every[0])
-    default = adapter.read(clip, alternatives=3)
     plain = adapter.read(clip)
-    assert searched.text == skipped.text == default.text == plain.text
-    assert min(s.signals["word_probability"] for s in default.spans) < every[0]
-    # The window holds a word in doubt: its words get what a search of every window gives.
-    assert [s.model_dump() for s in default.spans] == [s.model_dump() for s in searched.spans]
+    probe = whisper._probe_class()
+    searches: list[int] = []
+    search = probe._nbest
+
+    def counted(self: object, *args: object) -> object:
+        searches.append(1)
+        return search(self, *args)
+
+    monkeypatch.setattr(probe, "_nbest", counted)
+    # No word in doubt: no search at all; the decode's own beam still gives the N-best list.
+    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", 0.0)
+    beam_only = adapter.read(clip, alternatives=3)
+    assert beam_only.text == plain.text and not searches
+    assert all(s.signals["hypothesis_count"] == 4 for s in beam_only.spans)
+    # A window in doubt whose beam read everything alike gets its own search.
+    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", 1.01)
+    monkeypatch.setattr(whisper, "_reads_differently", lambda nbest, tokenizer: False)
+    searched = adapter.read(clip, alternatives=3)
+    assert searched.text == plain.text and len(searches) == 1
     nbest = ("nbest_agreement", "hypothesis_count")
-    assert any(s.alternatives for s in searched.spans)
-    for without, span in zip(skipped.spans, searched.spans, strict=True):
-        assert without.alternatives == []
-        assert without.signals == {k: v for k, v in span.signals.items() if k not in nbest}
+    for ours, theirs in zip(searched.spans, plain.spans, strict=True):
+        assert {k: v for k, v in ours.signals.items() if k not in nbest} == theirs.signals

@@ -102,13 +102,22 @@ class _WordProbability(float):
 class _EngineProxy:
     """Stands in for the CTranslate2 model inside one transcription call.
 
-    It keeps the last forced-alignment results so token probabilities can be read back;
-    every other call goes to the real model unchanged.
+    It keeps the last forced-alignment results so token probabilities can be read back, and
+    with `hypotheses` set asks a beam-search decode for that many finished hypotheses: the
+    beam is the same (so is its best hypothesis, the decode), only more of it comes back.
+    Every other call goes to the real model unchanged.
     """
 
-    def __init__(self, real: Any) -> None:
+    def __init__(self, real: Any, hypotheses: int = 0) -> None:
         self.real = real
+        self.hypotheses = hypotheses
         self.last_align: list[Any] = []
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        beam = int(kwargs.get("beam_size", 1))
+        if 1 < self.hypotheses <= beam and "num_hypotheses" not in kwargs:
+            kwargs["num_hypotheses"] = self.hypotheses
+        return self.real.generate(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
@@ -163,9 +172,14 @@ def _probe_class() -> type:
                 if not text_tokens:
                     return alignments
                 state = self._state
-                if state.hypotheses and state.window_nbest is None and _holds_doubt(alignments):
-                    # Only now are the window's word probabilities known: the N-best search
-                    # runs for the windows that hold a word in doubt, on the same encoder output.
+                if (
+                    state.hypotheses
+                    and not _reads_differently(state.window_nbest, tokenizer)
+                    and _holds_doubt(alignments)
+                ):
+                    # Only now are the window's word probabilities known. A window holding a
+                    # word in doubt whose beam kept no other reading gets its own N-best
+                    # search, without timestamps, on the same encoder output.
                     state.window_nbest = self._nbest(
                         encoder_output,
                         state.window_prompt,
@@ -195,7 +209,10 @@ def _probe_class() -> type:
                 state.window_result = decoded[0]
                 state.window_tokenizer = tokenizer
                 state.window_id += 1
-                state.window_nbest = None
+                # The decode's own beam, when it was a beam search that kept several
+                # hypotheses (not a sampling fallback), is an N-best list for free.
+                beam_kept = decoded[2] == 0 and len(decoded[0].sequences_ids) > 1
+                state.window_nbest = decoded[0] if beam_kept else None
                 state.window_prompt = prompt
                 state.window_options = options
                 return decoded
@@ -228,6 +245,15 @@ def _probe_class() -> type:
 UNCERTAIN_WORD_PROBABILITY = 0.9
 """With `alternatives`, the N-best search runs only for the decoding windows (30 s) that hold a
 word whose probability is below this; the words of the other windows get no alternatives."""
+
+
+def _reads_differently(nbest: Any, tokenizer: Any) -> bool:
+    """Whether an N-best list holds at least two texts (timestamps aside)."""
+    if nbest is None:
+        return False
+    eot = tokenizer.eot
+    texts = {tuple(t for t in ids if t < eot) for ids in nbest.sequences_ids}
+    return len(texts) > 1
 
 
 def _holds_doubt(alignments: list[list[dict[str, Any]]]) -> bool:
@@ -694,7 +720,7 @@ class _Run:
         # A shallow copy shares the loaded CTranslate2 model, tokenizer and feature
         # extractor, but gives this call its own proxy and state: no locks needed.
         self.shell = copy.copy(engine)
-        self.proxy = _EngineProxy(engine.model)
+        self.proxy = _EngineProxy(engine.model, alternatives + 1 if alternatives else 0)
         self.shell.model = self.proxy
         self.state = _CallState(hypotheses=alternatives + 1 if alternatives else 0)
         self.shell._state = self.state
@@ -757,7 +783,7 @@ class _Run:
                     self.progress(window.offset + float(segment.end), self.total)
                 yield piece
             carried_prompt = tokens_since_reset[-223:] or None
-            del vad, segments
+            del vad, segments, window  # before the next window is read, not after
             release_free_memory()
             if self.progress is not None:
                 self.progress(self.duration, self.total)
