@@ -1,8 +1,12 @@
 """Tesseract adapter: images and PDFs into a `Document` with word and character evidence.
 
-Each page goes through the `tesseract` binary once, with `lstm_choice_mode=2` and
-`hocr_char_boxes=1`, writing hOCR to a pipe; that one output gives the words, their boxes,
-Tesseract's word score and, per character, the decoder's alternative characters with scores.
+Each page goes through the `tesseract` binary with `hocr_char_boxes=1`, writing hOCR to a
+pipe; that output gives the words, their boxes, Tesseract's word score and, with
+`lstm_choice_mode=2`, per character the decoder's alternative characters with scores. The
+choices cost Tesseract ~13% more and matter only for the words in doubt, so a large page is
+read without them and its weak words (`WEAK_WORD_CONFIDENCE`) are cut out with their
+neighbours and reread with them in one extra run (`char_choices`; small pages keep one run
+with choices, where a second process would cost more than it saves).
 Pages run in parallel: a thread per worker drives one single-threaded tesseract process
 (`OMP_THREAD_LIMIT=1`: Tesseract's own OpenMP threads fight each other when several pages
 run at once, and a single page gains little from them), and at most two pages per worker are
@@ -11,8 +15,9 @@ rendered and waiting at any time, so memory stays flat however long the document
 Signals on each OCR word (all in `Span.signals`; none of them is a calibrated probability):
 
 - `word_confidence`: Tesseract's `x_wconf` / 100, a rescaled log score.
-- `min_char_confidence`, `mean_char_confidence`: over the word's characters, the share of
-  the decoder's probability mass that the chosen character holds among its alternatives
+- `min_char_confidence`, `mean_char_confidence` (words with character choices only): over
+  the word's characters, the share of the decoder's probability mass that the chosen
+  character holds among its alternatives
   (`exp(x_confs / 5)` normalized: `x_confs` is `100 - 5 * rating`, a negative log probability).
 - `reading_probability`: the product of those, the chance the word reads as it does if the
   characters were independent.
@@ -23,8 +28,9 @@ Signals on each OCR word (all in `Span.signals`; none of them is a calibrated pr
   segmentation reads the same text at the same place, else 0) and `cross_word_confidence`.
 
 `Span.alternatives` holds up to three other readings built from the character alternatives,
-with their probability under the same independence assumption, best first. Text from a PDF
-text layer carries `{"digital": 1.0}` and confidence 1.0.
+with their probability under the same independence assumption, best first (a weak word
+whose reread crop read otherwise has that reading first, and no character-choice signals).
+Text from a PDF text layer carries `{"digital": 1.0}` and confidence 1.0.
 """
 
 from __future__ import annotations
