@@ -4,7 +4,10 @@ The PDF is generated: Letter pages of typed text rendered at 300 DPI and stored 
 only (no text layer), so every page is rasterized and OCRed. Targets: >= 1.7x pages per
 second from the second worker; peak memory (the Python process's maximum RSS, measured in a
 fresh process per run; tesseract children are separate processes of bounded size) flat with
-page count, within 10% between a small and a large document.
+page count, within 10% between a small and a large document, both for `read` (which must hold
+the whole document: its growth is the document's own) and for `iter_read` (one page's
+document at a time, each dropped when the next comes), beside plain pytesseract
+(`image_to_data` page by page over the same rendered pages) measured in the same run.
 
     .venv/bin/python bench/ocr_scale.py                       # 20 pages; memory 20 vs 60
     .venv/bin/python bench/ocr_scale.py --large 200           # the full 20 vs 200 check
@@ -53,9 +56,29 @@ def make_pdf(path: Path, count: int, seed: int = 7) -> None:
 CHILD = """
 import json, os, sys, time
 from uncertain.adapters.tesseract import TesseractAdapter
-path, workers = sys.argv[1], int(sys.argv[2])
+path, workers, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 start = time.perf_counter()
-document = TesseractAdapter(workers=workers).read(path)
+if mode == "read":
+    document = TesseractAdapter(workers=workers).read(path)
+    pages, words = len(document.pages), len(document.spans)
+    errors = sum(p.error is not None for p in document.pages)
+elif mode == "iter":
+    pages = words = errors = 0
+    for document in TesseractAdapter(workers=workers).iter_read(path):
+        pages += 1
+        words += len(document.spans)
+        errors += sum(p.error is not None for p in document.pages)
+    del document
+else:  # plain pytesseract over the same pages, rendered one at a time by pypdfium2
+    import pypdfium2, pytesseract
+    pdf = pypdfium2.PdfDocument(path)
+    pages = words = errors = 0
+    for index in range(len(pdf)):
+        image = pdf[index].render(scale=300 / 72, grayscale=True).to_pil()
+        data = pytesseract.image_to_data(image, lang="eng", output_type=pytesseract.Output.DICT)
+        words += sum(1 for t in data["text"] if t.strip())
+        pages += 1
+        del image, data
 seconds = time.perf_counter() - start
 # VmHWM, not ru_maxrss: ru_maxrss survives exec, so it would count the parent's memory
 # (60 freshly drawn pages) that this process mirrored between fork and exec.
@@ -64,16 +87,15 @@ with open("/proc/self/status") as stream:
 with open("/proc/self/statm") as stream:
     now = int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 print(json.dumps({
-    "pages": len(document.pages), "seconds": seconds, "peak_mib": peak,
-    "transient_mib": peak - now, "words": len(document.spans),
-    "errors": sum(p.error is not None for p in document.pages),
+    "pages": pages, "seconds": seconds, "peak_mib": peak,
+    "transient_mib": peak - now, "words": words, "errors": errors,
 }))
 """
 
 
-def run(path: Path, workers: int) -> dict[str, float]:
+def run(path: Path, workers: int, mode: str = "read") -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), str(workers)],
+        [sys.executable, "-c", CHILD, str(path), str(workers), mode],
         capture_output=True,
         text=True,
         check=True,
@@ -103,23 +125,37 @@ def main() -> None:
         large = Path(folder) / f"scan_{arguments.large}.pdf"
         make_pdf(large, arguments.large)
         big = run(large, 2)
-        growth = big["peak_mib"] / two["peak_mib"] - 1
-        print(
-            f"peak memory (2 workers): {arguments.pages} pages {two['peak_mib']:.0f} MiB, "
-            f"{arguments.large} pages {big['peak_mib']:.0f} MiB -> {growth:+.1%} "
-            f"(target within 10%: {'meets' if abs(growth) <= 0.10 else 'misses'}); "
-            f"{arguments.large} pages at {big['pages'] / big['seconds']:.2f} pages/s, "
-            f"{big['errors']:.0f} page errors"
-        )
+        report("read", arguments.pages, arguments.large, two, big)
         # The document itself (spans, signals) grows with the text; what must not grow is the
         # working memory on top of it (rendered pages in flight): peak minus the RSS at the end.
         transient = big["transient_mib"] - two["transient_mib"]
         print(
-            f"working memory above the finished document: {arguments.pages} pages "
+            f"  working memory above the finished document: {arguments.pages} pages "
             f"{two['transient_mib']:.0f} MiB, {arguments.large} pages "
             f"{big['transient_mib']:.0f} MiB ({transient:+.0f} MiB); document: "
             f"{two['words']:.0f} vs {big['words']:.0f} words"
         )
+        # Alternated: iter_read small, plain small, iter_read large, plain large.
+        iter_small, plain_small = run(small, 2, "iter"), run(small, 1, "plain")
+        iter_big, plain_big = run(large, 2, "iter"), run(large, 1, "plain")
+        report("iter_read", arguments.pages, arguments.large, iter_small, iter_big)
+        report("plain pytesseract", arguments.pages, arguments.large, plain_small, plain_big)
+        print(
+            f"  iter_read peak over plain pytesseract's: {arguments.large} pages "
+            f"{iter_big['peak_mib'] / plain_big['peak_mib']:.2f}x"
+        )
+
+
+def report(
+    name: str, pages: int, large: int, small: dict[str, float], big: dict[str, float]
+) -> None:
+    growth = big["peak_mib"] / small["peak_mib"] - 1
+    print(
+        f"peak memory, {name}: {pages} pages {small['peak_mib']:.0f} MiB, {large} pages "
+        f"{big['peak_mib']:.0f} MiB -> {growth:+.1%} (target within 10%: "
+        f"{'meets' if abs(growth) <= 0.10 else 'misses'}); {large} pages at "
+        f"{big['pages'] / big['seconds']:.2f} pages/s, {big['errors']:.0f} page errors"
+    )
 
 
 if __name__ == "__main__":

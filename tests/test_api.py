@@ -65,3 +65,55 @@ def test_cli_progress_hidden_when_quiet_or_piped() -> None:
     piped = Run(quiet=False, debug=False)
     piped.err = Console(file=io.StringIO(), force_terminal=False)
     assert BatchProgress(piped, 3).start_file(SAMPLES / "jfk.wav") is None
+
+
+def _scanned_pdf(path: Path, pages: int) -> None:
+    from PIL import Image
+
+    with Image.open(SAMPLES / "clean_page.png") as page:
+        first = page.convert("L")
+        first.save(path, "PDF", resolution=150, save_all=True, append_images=[first] * (pages - 1))
+
+
+def test_iter_read_gives_the_pages_of_read_one_at_a_time(tmp_path: Path) -> None:
+    pdf = tmp_path / "scan.pdf"
+    _scanned_pdf(pdf, 3)
+    whole = uncertain.read(pdf, dpi=150)
+    pages = list(uncertain.iter_read(pdf, dpi=150))
+    assert [p.source.settings["page"] for p in pages] == [0, 1, 2]
+    assert "\n\n".join(p.text for p in pages) == whole.text
+    assert all(p.source.page_count == 3 and len(p.pages) == 1 for p in pages)
+    spans = [s for p in pages for s in p.spans]
+    assert [s.id for s in spans] == [s.id for s in whole.spans]
+    assert [s.text for s in spans] == [s.text for s in whole.spans]
+    assert [s.signals for s in spans] == [s.signals for s in whole.spans]
+    assert [s.confidence for s in spans] == [s.confidence for s in whole.spans]
+    # Boxes sit on each document's own page 0, at the same place as on the whole file's page.
+    for page_number, page in enumerate(pages):
+        mine = [s for s in whole.spans if s.box is not None and s.box.page == page_number]
+        assert [s.box.model_copy(update={"page": 0}) for s in mine if s.box] == [
+            s.box for s in page.spans
+        ]
+    assert sum(len(p.marks) for p in pages) == len(whole.marks)
+
+
+def test_iter_read_is_lazy_and_stops_cleanly(tmp_path: Path) -> None:
+    import threading
+
+    pdf = tmp_path / "scan.pdf"
+    _scanned_pdf(pdf, 4)
+    seen: list[float] = []
+    pages = uncertain.iter_read(pdf, dpi=100, progress=lambda done, total: seen.append(done))
+    first = next(pages)
+    assert first.source.settings["page"] == 0
+    assert max(seen) < 4, "the first page came before the last was read"
+    pages.close()  # stop early: the pages in flight are dropped, the PDF closed
+    assert not [t for t in threading.enumerate() if t.name.startswith("uncertain-ocr")]
+
+
+def test_iter_read_of_speech_gives_its_segments() -> None:
+    pieces = list(uncertain.iter_read(SAMPLES / "jfk.wav"))
+    whole = uncertain.transcribe(SAMPLES / "jfk.wav")
+    assert len(pieces) > 1
+    assert [s.text for p in pieces for s in p.spans] == [s.text for s in whole.spans]
+    assert all(s.confidence is not None for p in pieces for s in p.spans)

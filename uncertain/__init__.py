@@ -1,14 +1,15 @@
 """uncertain: speech and scanned documents to text that knows how sure it is.
 
 `transcribe` turns speech into a `Document` (bundled Whisper tiny.en, offline); `read` takes
-any audio, video, image or PDF. Each word carries a calibrated `confidence`, the runs not to
+any audio, video, image or PDF, and `iter_read` gives it one page or segment at a time, in
+memory flat with the file's length. Each word carries a calibrated `confidence`, the runs not to
 trust are in `Document.marks`, `render` and `to_messages` carry that into LLM prompts, and
 `trace` says which parts of an LLM's answer rest on weak words.
 """
 
 from __future__ import annotations
 
-from uncertain.api import iter_transcribe, ocr, read, transcribe
+from uncertain.api import iter_read, iter_transcribe, ocr, read, transcribe
 from uncertain.document import (
     SCHEMA_VERSION,
     Alternative,
@@ -52,6 +53,7 @@ __all__ = [
     "UncertainError",
     "__version__",
     "fuse",
+    "iter_read",
     "iter_transcribe",
     "load_calibrator",
     "ocr",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from uncertain.adapters.whisper import WhisperAdapter
     from uncertain.fusion import Calibrator
 
-__all__ = ["iter_transcribe", "ocr", "read", "transcribe"]
+__all__ = ["iter_read", "iter_transcribe", "ocr", "read", "transcribe"]
 
 _engines: dict[tuple[Any, ...], Any] = {}
 _engines_lock = threading.Lock()
@@ -211,3 +211,37 @@ def read(
         fuse=fuse,
         progress=progress,
     )
+
+
+def iter_read(
+    source: str | Path | bytes,
+    *,
+    model: str = "tiny.en",
+    language: str | None = None,
+    device: str = "auto",
+    alternatives: int = 0,
+    calibration: str | Path | Calibrator | None = None,
+    threshold: float | None = None,
+    dpi: int = 300,
+    fuse: bool = True,
+    progress: ProgressCallback | None = None,
+) -> Iterator[Document]:
+    """Read any supported file lazily, one small fused Document at a time, in memory flat
+    with the file's length.
+
+    Images and PDFs give one document per page (`source.settings["page"]` says which; its
+    boxes are on its own page 0; see `TesseractAdapter.iter_read`); speech gives one per
+    segment, with absolute times (see `iter_transcribe`). Span ids run on across the pieces
+    as `read` numbers them. Arguments as for `read`.
+    """
+    kind = sniff(source if isinstance(source, bytes) else Path(source)).kind
+    if kind in ("audio", "video"):
+        engine = whisper_engine(model, device)
+        pieces = engine.iter_transcribe(
+            source, language=language, alternatives=alternatives, progress=progress
+        )
+    else:
+        options: dict[str, Any] = {} if progress is None else {"progress": progress}
+        pieces = tesseract_engine(language or "eng", dpi).iter_read(source, **options)
+    for piece in pieces:
+        yield _fuse(piece, fuse, calibration, threshold)

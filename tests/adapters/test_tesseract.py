@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from uncertain.adapters.hocr import HocrChar
 from uncertain.adapters.tesseract import (
+    WEAK_WORD_CONFIDENCE,
     TesseractAdapter,
     _Job,
     _ordered_results,
@@ -290,3 +291,88 @@ def test_real_fraktur_page_in_german(adapter: TesseractAdapter, realdata_dir: Pa
     assert len(document.spans) > 50
     assert document.source.model == "deu"
     assert all(0 <= s.signals["word_confidence"] <= 1 for s in document.spans)
+
+
+# -- character choices only for the words in doubt -------------------------------------------
+
+CHOICE_SIGNALS = ("min_char_confidence", "mean_char_confidence", "reading_probability")
+
+
+def _marked_ids(document: Document) -> set[int]:
+    return {i for mark in document.marks for i in mark.span_ids}
+
+
+def assert_weak_choices_match_the_full_pass(weak: Document, full: Document) -> None:
+    """What `char_choices="weak"` must keep from the one-run-with-choices reading."""
+    from uncertain.fusion import fuse
+
+    assert weak.text == full.text
+    assert [s.box for s in weak.spans] == [s.box for s in full.spans]
+    assert [b.model_dump() for b in weak.blocks] == [b.model_dump() for b in full.blocks]
+    fused_weak, fused_full = fuse(weak), fuse(full)
+    assert [s.confidence for s in fused_weak.spans] == [s.confidence for s in fused_full.spans]
+    assert _marked_ids(fused_weak) == _marked_ids(fused_full)
+    for ours, theirs in zip(weak.spans, full.spans, strict=True):
+        plain = {k: v for k, v in theirs.signals.items() if k not in CHOICE_SIGNALS}
+        if theirs.signals["word_confidence"] >= WEAK_WORD_CONFIDENCE:
+            # Not in doubt: everything but the character choices, exactly as before.
+            assert ours.signals == plain, ours.text
+            assert ours.alternatives == []
+        else:
+            assert {k: v for k, v in ours.signals.items() if k not in CHOICE_SIGNALS} == plain
+
+
+@pytest.mark.parametrize("name", ["clean_page.png", "degraded_page.jpg", "two_pages.pdf"])
+def test_weak_choices_keep_the_full_reading_on_samples(
+    adapter: TesseractAdapter, samples_dir: Path, name: str
+) -> None:
+    path = samples_dir / name
+    full = adapter.read(path, char_choices="all", use_text_layer=False)
+    weak = adapter.read(path, char_choices="weak", use_text_layer=False)
+    assert weak.source.settings["char_choices"] == "weak"
+    assert_weak_choices_match_the_full_pass(weak, full)
+
+
+def test_weak_words_get_their_choices_from_the_reread(
+    adapter: TesseractAdapter, samples_dir: Path
+) -> None:
+    weak = adapter.read(samples_dir / "degraded_page.jpg", char_choices="weak")
+    doubtful = [s for s in weak.spans if s.signals["word_confidence"] < WEAK_WORD_CONFIDENCE]
+    assert doubtful, "the degraded sample has words in doubt"
+    # Each word in doubt either read the same in its crop (and carries the choice signals)
+    # or read otherwise (and that reading is its first alternative).
+    for span in doubtful:
+        assert "mean_char_confidence" in span.signals or span.alternatives, span.text
+    assert any("mean_char_confidence" in s.signals for s in doubtful)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["page_tesseract_8071_093.3B.tif", "page_tesseract_phototest.tif", "line_uw3_010002.png"],
+)
+def test_weak_choices_keep_the_full_reading_on_real_scans(
+    adapter: TesseractAdapter, realdata_dir: Path, name: str
+) -> None:
+    path = realdata_dir / "ocr" / "fit" / name
+    full = adapter.read(path, char_choices="all")
+    weak = adapter.read(path, char_choices="weak")
+    assert_weak_choices_match_the_full_pass(weak, full)
+
+
+def test_weak_cut_covers_every_word_the_bundled_calibrator_marks() -> None:
+    from uncertain.document import Source
+    from uncertain.fusion import default_calibrator
+
+    doc = Document(text="", source=Source(engine="tesseract", model="eng"))
+    calibrator, _ = default_calibrator(doc)
+    at_cut = calibrator.predict([{"word_confidence": WEAK_WORD_CONFIDENCE}])[0]
+    assert at_cut >= calibrator.threshold  # words at or above the cut are never marked
+
+
+def test_auto_choices_read_small_pages_in_one_run(adapter: TesseractAdapter) -> None:
+    small = adapter.read(render(LINES))
+    assert small.source.settings["char_choices"] == "auto"
+    assert all("mean_char_confidence" in s.signals for s in small.spans)
+    with pytest.raises(ValueError, match="char_choices"):
+        adapter.read(render(LINES), char_choices="some")

@@ -329,3 +329,33 @@ def test_engine_failure_is_an_engine_error(
     monkeypatch.setattr(type(engine), "generate_segments", broken)
     with pytest.raises(EngineError, match="injected"):
         adapter.read(clips[0])
+
+
+def test_nbest_search_only_for_windows_in_doubt_the_beam_list_elsewhere(
+    adapter: WhisperAdapter, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from uncertain.adapters import whisper
+
+    clip = samples_dir / "synthetic_drug.wav"  # one decoding window, with misheard words
+    plain = adapter.read(clip)
+    probe = whisper._probe_class()
+    searches: list[int] = []
+    search = probe._nbest
+
+    def counted(self: object, *args: object) -> object:
+        searches.append(1)
+        return search(self, *args)
+
+    monkeypatch.setattr(probe, "_nbest", counted)
+    # No word in doubt: no search at all; the decode's own beam still gives the N-best list.
+    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", 0.0)
+    beam_only = adapter.read(clip, alternatives=3)
+    assert beam_only.text == plain.text and not searches
+    assert all(s.signals["hypothesis_count"] == 4 for s in beam_only.spans)
+    # A window holding a word in doubt gets its own search.
+    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", 1.01)
+    searched = adapter.read(clip, alternatives=3)
+    assert searched.text == plain.text and len(searches) == 1
+    nbest = ("nbest_agreement", "hypothesis_count")
+    for ours, theirs in zip(searched.spans, plain.spans, strict=True):
+        assert {k: v for k, v in ours.signals.items() if k not in nbest} == theirs.signals

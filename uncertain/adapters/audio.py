@@ -378,13 +378,22 @@ def iter_windows(
         held += chunk.size
         while held >= size + lookahead:
             buffer = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            pending = []
             cut = quiet_cut(buffer, size - lookahead, size)
-            yield Window(offset / SAMPLE_RATE, np.array(buffer[:cut]), last=False)
-            rest = np.array(buffer[cut:])
-            pending, held, offset = [rest], rest.size, offset + cut
+            # Only the window and the audio after it live while the window is decoded: not
+            # the chunks it was joined from, nor the joined buffer (which would double it).
+            head, rest = np.array(buffer[:cut]), np.array(buffer[cut:])
             del buffer
+            start, offset = offset, offset + cut
+            pending, held = [rest], rest.size
+            del rest
+            out = Window(start / SAMPLE_RATE, head, last=False)
+            del head
+            yield out
+            del out  # the caller drops its reference too, so the next window starts clean
     if held:
         buffer = np.concatenate(pending) if len(pending) > 1 else pending[0]
+        pending = []
         yield Window(offset / SAMPLE_RATE, buffer, last=True)
 
 

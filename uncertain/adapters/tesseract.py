@@ -1,8 +1,12 @@
 """Tesseract adapter: images and PDFs into a `Document` with word and character evidence.
 
-Each page goes through the `tesseract` binary once, with `lstm_choice_mode=2` and
-`hocr_char_boxes=1`, writing hOCR to a pipe; that one output gives the words, their boxes,
-Tesseract's word score and, per character, the decoder's alternative characters with scores.
+Each page goes through the `tesseract` binary with `hocr_char_boxes=1`, writing hOCR to a
+pipe; that output gives the words, their boxes, Tesseract's word score and, with
+`lstm_choice_mode=2`, per character the decoder's alternative characters with scores. The
+choices cost Tesseract ~13% more and matter only for the words in doubt, so a large page is
+read without them and its weak words (`WEAK_WORD_CONFIDENCE`) are cut out with their
+neighbours and reread with them in one extra run (`char_choices`; small pages keep one run
+with choices, where a second process would cost more than it saves).
 Pages run in parallel: a thread per worker drives one single-threaded tesseract process
 (`OMP_THREAD_LIMIT=1`: Tesseract's own OpenMP threads fight each other when several pages
 run at once, and a single page gains little from them), and at most two pages per worker are
@@ -11,8 +15,9 @@ rendered and waiting at any time, so memory stays flat however long the document
 Signals on each OCR word (all in `Span.signals`; none of them is a calibrated probability):
 
 - `word_confidence`: Tesseract's `x_wconf` / 100, a rescaled log score.
-- `min_char_confidence`, `mean_char_confidence`: over the word's characters, the share of
-  the decoder's probability mass that the chosen character holds among its alternatives
+- `min_char_confidence`, `mean_char_confidence` (words with character choices only): over
+  the word's characters, the share of the decoder's probability mass that the chosen
+  character holds among its alternatives
   (`exp(x_confs / 5)` normalized: `x_confs` is `100 - 5 * rating`, a negative log probability).
 - `reading_probability`: the product of those, the chance the word reads as it does if the
   characters were independent.
@@ -23,8 +28,9 @@ Signals on each OCR word (all in `Span.signals`; none of them is a calibrated pr
   segmentation reads the same text at the same place, else 0) and `cross_word_confidence`.
 
 `Span.alternatives` holds up to three other readings built from the character alternatives,
-with their probability under the same independence assumption, best first. Text from a PDF
-text layer carries `{"digital": 1.0}` and confidence 1.0.
+with their probability under the same independence assumption, best first (a weak word
+whose reread crop read otherwise has that reading first, and no character-choice signals).
+Text from a PDF text layer carries `{"digital": 1.0}` and confidence 1.0.
 """
 
 from __future__ import annotations
@@ -37,9 +43,9 @@ import re
 import shlex
 import subprocess
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +53,14 @@ from pydantic import JsonValue
 
 from uncertain._files import sha256_bytes, sha256_file
 from uncertain._memory import release_free_memory
-from uncertain.adapters.hocr import HocrChar, HocrPage, HocrWord, PixelBox, parse_hocr
+from uncertain.adapters.hocr import (
+    HocrChar,
+    HocrLine,
+    HocrPage,
+    HocrWord,
+    PixelBox,
+    parse_hocr,
+)
 from uncertain.document import Alternative, Block, Box, Document, Page, Source, Span
 from uncertain.errors import EngineError, InputError
 
@@ -72,8 +85,21 @@ _KNOWN_OPTIONS = frozenset(
         "password",
         "use_text_layer",
         "progress",
+        "char_choices",
     }
 )
+_CHAR_CHOICES = ("auto", "weak", "all")
+
+WEAK_WORD_CONFIDENCE = 0.90
+"""Words whose `word_confidence` is below this are in doubt and get character choices.
+
+The bundled Tesseract calibrator marks words below about 0.89 at its threshold (a test keeps
+this cut above that point), so every word that fusion may mark carries its choices.
+"""
+
+# Below this many pixels one tesseract run with choices costs less than a plain run plus a
+# second process for the weak words (process start-up alone is ~0.1 s).
+_ONE_PASS_PIXELS = 2_000_000
 
 
 # -- the tesseract binary -------------------------------------------------------------------
@@ -147,8 +173,9 @@ class _Settings:
     oem: int | None
     extra: tuple[str, ...]
     timeout: float
+    char_choices: str = "auto"
 
-    def arguments(self, dpi: float | None, psm: int | None) -> list[str]:
+    def arguments(self, dpi: float | None, psm: int | None, choices: bool = True) -> list[str]:
         arguments = [self.command, "stdin", "stdout", "-l", self.language]
         if dpi is not None:
             arguments += ["--dpi", str(round(dpi))]
@@ -156,7 +183,9 @@ class _Settings:
             arguments += ["--psm", str(psm)]
         if self.oem is not None:
             arguments += ["--oem", str(self.oem)]
-        arguments += ["-c", "lstm_choice_mode=2", "-c", "hocr_char_boxes=1", *self.extra]
+        if choices:
+            arguments += ["-c", "lstm_choice_mode=2"]
+        arguments += ["-c", "hocr_char_boxes=1", *self.extra]
         return [*arguments, "hocr"]
 
 
@@ -171,11 +200,16 @@ class _PageFailed(Exception):
 
 
 def _run_tesseract(
-    settings: _Settings, image_bytes: bytes, dpi: float | None, psm: int | None, index: int
+    settings: _Settings,
+    image_bytes: bytes,
+    dpi: float | None,
+    psm: int | None,
+    index: int,
+    choices: bool = True,
 ) -> HocrPage:
     try:
         done = subprocess.run(
-            settings.arguments(dpi, psm),
+            settings.arguments(dpi, psm, choices),
             input=image_bytes,
             capture_output=True,
             timeout=settings.timeout,
@@ -251,7 +285,12 @@ def word_signals(
     signals: dict[str, float] = {}
     if word.wconf is not None:
         signals["word_confidence"] = word.wconf / 100.0
-    chosen = [p.get(c.text, 0.0) for c, p in zip(word.chars, posteriors, strict=True)]
+    # No posteriors: the word was read without character choices (not in doubt).
+    chosen = (
+        [p.get(c.text, 0.0) for c, p in zip(word.chars, posteriors, strict=True)]
+        if posteriors
+        else []
+    )
     if chosen:
         signals["min_char_confidence"] = min(chosen)
         signals["mean_char_confidence"] = sum(chosen) / len(chosen)
@@ -310,6 +349,7 @@ class _PageResult:
     words: HocrPage | None
     digital: bool = False
     second: HocrPage | None = None
+    rereads: dict[int, HocrWord] = field(default_factory=dict)
 
 
 @dataclass
@@ -336,6 +376,13 @@ def _encode(image: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _one_pass(settings: _Settings, job: _Job) -> bool:
+    """Whether this page reads in one run with character choices for every word."""
+    if settings.char_choices == "all":
+        return True
+    return settings.char_choices == "auto" and job.width * job.height < _ONE_PASS_PIXELS
+
+
 def _ocr_job(settings: _Settings, cross_check: bool, job: _Job) -> _PageResult:
     page = Page(width=job.width, height=job.height, dpi=job.dpi)
     if job.error is not None:
@@ -346,10 +393,16 @@ def _ocr_job(settings: _Settings, cross_check: bool, job: _Job) -> _PageResult:
     if min(job.width, job.height) < MIN_IMAGE_SIDE:
         error = f"the image is too small to hold text ({job.width}x{job.height} pixels)"
         return _PageResult(page.model_copy(update={"error": error}), None)
+    one_pass = _one_pass(settings, job)
     try:
-        first = _run_tesseract(settings, job.image_bytes, job.dpi, settings.psm, job.index)
+        first = _run_tesseract(
+            settings, job.image_bytes, job.dpi, settings.psm, job.index, choices=one_pass
+        )
     except _PageFailed as error:
         return _PageResult(page.model_copy(update={"error": str(error)}), None)
+    rereads: dict[int, HocrWord] = {}
+    if not one_pass:
+        rereads = _reread_weak_words(settings, job, first)
     second = None
     if cross_check:
         other_psm = 6 if settings.psm in (None, 3, 1, 4) else 3
@@ -357,12 +410,135 @@ def _ocr_job(settings: _Settings, cross_check: bool, job: _Job) -> _PageResult:
             second = _run_tesseract(settings, job.image_bytes, job.dpi, other_psm, job.index)
         except _PageFailed:
             second = None  # the cross-check is extra evidence; its failure is not the page's
-    return _PageResult(page, first, second=second)
+    return _PageResult(page, first, second=second, rereads=rereads)
+
+
+# -- character choices for the words in doubt ---------------------------------------------
+
+
+def _is_weak(word: HocrWord) -> bool:
+    return word.wconf is None or word.wconf < WEAK_WORD_CONFIDENCE * 100.0
+
+
+_CONTEXT_WORDS = 1  # page words kept on each side of a weak word: the decoder reads in context
+
+
+def _crop_box(line: HocrLine, first: int, last: int) -> tuple[int, int, int, int] | None:
+    """The pixels to reread for words `first..last` of `line`: their columns, the line's rows.
+
+    The line's full height keeps Tesseract's height normalization as it was on the page; the
+    columns stop halfway to the neighbouring words so no stray ink joins the crop.
+    """
+    left_word, right_word = line.words[first].box, line.words[last].box
+    if left_word is None or right_word is None or line.box is None:
+        return None
+    height = line.box[3] - line.box[1]
+    pad = max(2.0, 0.3 * height)
+    left = left_word[0] - pad
+    right = right_word[2] + pad
+    if first and (previous := line.words[first - 1].box) is not None:
+        left = max(left, (previous[2] + left_word[0]) / 2)
+    if last + 1 < len(line.words) and (following := line.words[last + 1].box) is not None:
+        right = min(right, (right_word[2] + following[0]) / 2)
+    box = (
+        math.floor(max(left, 0.0)),
+        math.floor(line.box[1]),
+        math.ceil(right),
+        math.ceil(line.box[3]),
+    )
+    return box if box[2] > box[0] and box[3] > box[1] else None
+
+
+def _weak_runs(line: HocrLine) -> list[tuple[int, int]]:
+    """Ranges of word numbers to reread: each weak word with its context, overlaps merged."""
+    runs: list[tuple[int, int]] = []
+    for number, word in enumerate(line.words):
+        if not _is_weak(word):
+            continue
+        first = max(number - _CONTEXT_WORDS, 0)
+        last = min(number + _CONTEXT_WORDS, len(line.words) - 1)
+        if runs and first <= runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], last)
+        else:
+            runs.append((first, last))
+    return runs
+
+
+def _reread_weak_words(settings: _Settings, job: _Job, first: HocrPage) -> dict[int, HocrWord]:
+    """Give the page's words in doubt their character choices, from one extra tesseract run.
+
+    Each weak word is cut out with its neighbours (see `_crop_box`), the crops stacked one per
+    row on a blank page and read with `lstm_choice_mode=2`. Where the reading at a weak word's
+    place is the page's, character for character, its choices are copied onto the page's
+    characters (the page's text, boxes and scores stay); otherwise that reading is returned,
+    by `id()` of the page word, to serve as alternatives.
+    """
+    import io
+
+    from PIL import Image
+
+    rows: list[tuple[list[HocrWord], tuple[int, int, int, int]]] = []
+    for paragraph in first.paragraphs:
+        for line in paragraph.lines:
+            for run_first, run_last in _weak_runs(line):
+                box = _crop_box(line, run_first, run_last)
+                if box is not None:
+                    rows.append((line.words[run_first : run_last + 1], box))
+    if not rows:
+        return {}
+    assert job.image_bytes is not None
+    with Image.open(io.BytesIO(job.image_bytes)) as image:
+        image.load()
+        margin = max(max(b[3] - b[1] for _, b in rows), 16)
+        width = max(b[2] - b[0] for _, b in rows) + 2 * margin
+        height = sum(b[3] - b[1] for _, b in rows) + margin * (len(rows) + 1)
+        bands = len(image.getbands())
+        white: int | tuple[int, ...] = (
+            1 if image.mode == "1" else 255 if bands == 1 else (255,) * bands
+        )
+        sheet = Image.new(image.mode, (width, height), white)
+        # Where each row sits on the sheet: page x = sheet x + shift; rows by vertical band.
+        places: list[tuple[float, float, float]] = []
+        y = margin
+        for _, box in rows:
+            sheet.paste(image.crop(box), (margin, y))
+            places.append((y - margin / 2, y + (box[3] - box[1]) + margin / 2, box[0] - margin))
+            y += box[3] - box[1] + margin
+    try:
+        read = _run_tesseract(settings, _encode(sheet), job.dpi, 6, job.index, choices=True)
+    except _PageFailed:
+        return {}  # the choices are extra evidence; the page keeps its plain reading
+    found: list[list[tuple[float, HocrWord]]] = [[] for _ in rows]
+    for word in read.words():
+        if word.box is None:
+            continue
+        middle = (word.box[1] + word.box[3]) / 2
+        for row, (top, bottom, shift) in enumerate(places):
+            if top <= middle < bottom:
+                found[row].append(((word.box[0] + word.box[2]) / 2 + shift, word))
+                break
+    rereads: dict[int, HocrWord] = {}
+    for (words, _), pieces in zip(rows, found, strict=True):
+        for word in words:
+            if not _is_weak(word) or word.box is None:
+                continue
+            x0, x1 = word.box[0], word.box[2]
+            mine = sorted((p for p in pieces if x0 <= p[0] <= x1), key=lambda p: p[0])
+            if not mine:
+                continue
+            chars = [c for _, piece in mine for c in piece.chars]
+            text = "".join(piece.text for _, piece in mine)
+            if text == word.text and [c.text for c in chars] == [c.text for c in word.chars]:
+                for own, theirs in zip(word.chars, chars, strict=True):
+                    own.choices = list(theirs.choices)
+            else:
+                rereads[id(word)] = HocrWord(text, chars=chars)
+    return rereads
 
 
 def _ordered_results(
     jobs: Iterator[_Job], work: Callable[[_Job], _PageResult], workers: int
-) -> Iterator[_PageResult]:
+) -> Generator[_PageResult, None, None]:
     """Run `work` over `jobs` on `workers` threads, in page order, with few jobs in flight.
 
     A job (a rendered page) is only drawn from `jobs` when fewer than `2 * workers` are
@@ -399,10 +575,24 @@ def _clip_box(box: PixelBox | None, page_index: int, page: Page) -> Box | None:
     return Box(page=page_index, x0=x0, y0=y0, x1=x1, y1=y1)
 
 
+def _reread_alternatives(word: HocrWord, reread: HocrWord) -> list[Alternative]:
+    """Other readings of a word in doubt whose crop read differently: that reading first."""
+    posteriors = [char_posteriors(c) for c in reread.chars]
+    chosen = [p.get(c.text, 0.0) for c, p in zip(reread.chars, posteriors, strict=True)]
+    found = [Alternative(text=reread.text, confidence=math.prod(chosen))] if chosen else []
+    found += alternatives_for(reread, posteriors)
+    unique: dict[str, Alternative] = {}
+    for alternative in found:
+        if alternative.text != word.text and alternative.text.strip():
+            unique.setdefault(alternative.text, alternative)
+    return sorted(unique.values(), key=lambda a: -a.confidence)[:_MAX_ALTERNATIVES]
+
+
 class _Builder:
     """Accumulates text, spans and blocks page by page."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_id: int = 0) -> None:
+        self.first_id = first_id
         self.parts: list[str] = []
         self.length = 0
         self.spans: list[Span] = []
@@ -470,7 +660,7 @@ class _Builder:
     ) -> Span:
         box = _clip_box(word.box, page_index, page)
         common: dict[str, Any] = {
-            "id": len(self.spans),
+            "id": self.first_id + len(self.spans),
             "start": self.length,
             "end": self.length + len(word.text),
             "text": word.text,
@@ -478,9 +668,13 @@ class _Builder:
         }
         if result.digital:
             return Span(**common, confidence=1.0, signals={"digital": 1.0})
-        posteriors = [char_posteriors(c) for c in word.chars]
+        with_choices = any(c.choices for c in word.chars)
+        posteriors = [char_posteriors(c) for c in word.chars] if with_choices else []
         signals = word_signals(word, line_height, posteriors)
         alternatives = alternatives_for(word, posteriors)
+        reread = result.rereads.get(id(word))
+        if reread is not None:
+            alternatives = _reread_alternatives(word, reread)
         if matches is not None:
             other = matches.get(id(word))
             agree = other is not None and other.text == word.text
@@ -533,7 +727,14 @@ class TesseractAdapter:
     gets `Page.error`, the others are kept); `psm`/`oem` Tesseract's page segmentation and
     engine modes; `extra_config` extra tesseract arguments (e.g. `"-c tessedit_do_invert=0"`);
     `cross_check` a second pass with another page segmentation whose agreement becomes a
-    signal (twice the time). `tesseract_cmd` names the binary.
+    signal (twice the time). `char_choices` says which words get character choices (the
+    decoder's alternative characters, from which `min_char_confidence`,
+    `mean_char_confidence`, `reading_probability` and `Span.alternatives` come): `"weak"`
+    only the words in doubt (`word_confidence` below `WEAK_WORD_CONFIDENCE`), reread from
+    crops in one extra tesseract run per page that has any; `"all"` every word, in the one
+    run (Tesseract spends ~13% more); `"auto"` (default) `"all"` for pages under two
+    megapixels, where a second run costs more than it saves, else `"weak"`. Words, boxes and
+    every other signal are the same either way. `tesseract_cmd` names the binary.
     """
 
     name = "tesseract"
@@ -550,6 +751,7 @@ class TesseractAdapter:
         extra_config: str = "",
         *,
         cross_check: bool = False,
+        char_choices: str = "auto",
         tesseract_cmd: str = "tesseract",
     ) -> None:
         self.language = language
@@ -560,6 +762,7 @@ class TesseractAdapter:
         self.oem = oem
         self.extra_config = extra_config
         self.cross_check = cross_check
+        self.char_choices = _check_char_choices(char_choices)
         self.tesseract_cmd = tesseract_cmd
 
     def version(self) -> str:
@@ -570,10 +773,53 @@ class TesseractAdapter:
         """OCR an image or PDF (path, bytes, PIL image or numpy array) into a `Document`.
 
         Options override the constructor's settings for this call: `language`, `dpi`,
-        `workers`, `page_timeout`, `psm`, `oem`, `extra_config`, `cross_check`, plus
-        `password` (encrypted PDFs), `use_text_layer` (False OCRs digital PDF pages too) and
-        `progress` (called with pages done and the page count as pages come back).
+        `workers`, `page_timeout`, `psm`, `oem`, `extra_config`, `cross_check`,
+        `char_choices`, plus `password` (encrypted PDFs), `use_text_layer` (False OCRs
+        digital PDF pages too) and `progress` (called with pages done and the page count as
+        pages come back).
         """
+        run = self._start(source, options)
+        builder = _Builder()
+        try:
+            for result in run.results():
+                builder.add(result)
+                release_free_memory()
+                if run.progress is not None:
+                    run.progress(float(len(builder.pages)), float(run.opened.page_count))
+        finally:
+            run.close()
+        return builder.document(run.source(len(builder.pages)))
+
+    def iter_read(self, source: Any, **options: Any) -> Iterator[Document]:
+        """OCR an image or PDF lazily: one Document per page, as pages come back, in order.
+
+        Each page's document holds that page alone (`pages` has one entry, boxes are on page
+        0, the text has no leading separator), its span ids numbered across the whole file as
+        `read` numbers them, and `source.settings["page"]` saying which page (from 0) it is.
+        Only the pages in flight are held, so memory stays flat with the page count. Options
+        as for `read`.
+        """
+        run = self._start(source, options)
+        results = run.results()
+        next_id = 0
+        done = 0
+        try:
+            for result in results:
+                builder = _Builder(next_id)
+                builder.add(result)
+                next_id += len(builder.spans)
+                done += 1
+                release_free_memory()
+                if run.progress is not None:
+                    run.progress(float(done), float(run.opened.page_count))
+                document = builder.document(run.source(run.opened.page_count, page=done - 1))
+                del builder, result
+                yield document
+        finally:
+            results.close()  # a consumer that stops early: cancel the pages in flight first
+            run.close()
+
+    def _start(self, source: Any, options: dict[str, Any]) -> _Run:
         unknown = sorted(set(options) - _KNOWN_OPTIONS)
         if unknown:
             raise TypeError(
@@ -590,6 +836,7 @@ class TesseractAdapter:
         oem = options.get("oem", self.oem)
         extra = str(options.get("extra_config", self.extra_config) or "")
         cross_check = bool(options.get("cross_check", self.cross_check))
+        char_choices = _check_char_choices(options.get("char_choices", self.char_choices))
         version = _version(self.tesseract_cmd)
         check_languages(self.tesseract_cmd, language)
         settings = _Settings(
@@ -599,22 +846,11 @@ class TesseractAdapter:
             None if oem is None else int(oem),
             tuple(shlex.split(extra)),
             timeout,
+            char_choices,
         )
         opened = _open_input(
             source, dpi, options.get("password"), bool(options.get("use_text_layer", True))
         )
-        builder = _Builder()
-        try:
-            work = functools.partial(_ocr_job, settings, cross_check)
-            progress = options.get("progress")
-            for result in _ordered_results(opened.jobs, work, max(int(workers), 1)):
-                builder.add(result)
-                release_free_memory()
-                if progress is not None:
-                    progress(float(len(builder.pages)), float(opened.page_count))
-        finally:
-            if opened.closer is not None:
-                opened.closer()
         recorded: dict[str, JsonValue] = {
             "language": language,
             "dpi": dpi,
@@ -624,18 +860,58 @@ class TesseractAdapter:
             "page_timeout": timeout,
             "extra_config": extra,
             "cross_check": cross_check,
+            "char_choices": char_choices,
+            "weak_word_confidence": WEAK_WORD_CONFIDENCE,
         }
-        source_info = Source(
-            path=None if opened.path is None else str(opened.path),
-            sha256=opened.sha256,
-            media_type=opened.media_type,
-            page_count=len(builder.pages),
-            engine="tesseract",
-            engine_version=version,
-            model=language,
-            settings=recorded,
+        return _Run(
+            settings,
+            cross_check,
+            max(int(workers), 1),
+            opened,
+            version,
+            recorded,
+            options.get("progress"),
         )
-        return builder.document(source_info)
+
+
+@dataclass
+class _Run:
+    """One read in progress: its settings, its opened input and what its Source records."""
+
+    settings: _Settings
+    cross_check: bool
+    workers: int
+    opened: _Input
+    version: str
+    recorded: dict[str, JsonValue]
+    progress: Callable[[float, float], None] | None
+
+    def results(self) -> Generator[_PageResult, None, None]:
+        work = functools.partial(_ocr_job, self.settings, self.cross_check)
+        return _ordered_results(self.opened.jobs, work, self.workers)
+
+    def close(self) -> None:
+        if self.opened.closer is not None:
+            self.opened.closer()
+
+    def source(self, page_count: int, page: int | None = None) -> Source:
+        settings = self.recorded if page is None else {**self.recorded, "page": page}
+        return Source(
+            path=None if self.opened.path is None else str(self.opened.path),
+            sha256=self.opened.sha256,
+            media_type=self.opened.media_type,
+            page_count=page_count,
+            engine="tesseract",
+            engine_version=self.version,
+            model=self.settings.language,
+            settings=settings,
+        )
+
+
+def _check_char_choices(value: object) -> str:
+    if value not in _CHAR_CHOICES:
+        raise ValueError(f"char_choices must be one of {', '.join(_CHAR_CHOICES)}, not {value!r}")
+    return str(value)
 
 
 def _cpu_count() -> int:
