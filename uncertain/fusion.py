@@ -524,6 +524,7 @@ _BUNDLED = {
     "whisper-tiny.en+base": "whisper-tiny.en+base.json",
     "whisper-base": "whisper-base.json",
     "tesseract-eng": "tesseract-eng.json",
+    "tesseract-eng+rapidocr": "tesseract-eng+rapidocr.json",
 }
 
 
@@ -576,7 +577,9 @@ def default_calibrator(doc: Document) -> tuple[Calibrator, str]:
     A Whisper document cross-checked by a second model (`source.settings["cross_check_model"]`
     set and spans carrying `cross_agreement`) gets the calibrator fitted with those signals,
     `whisper-<model>+<second model>`, where one is bundled (`tiny.en+base`); otherwise the
-    plain one, and the note says the cross-check signals were not used.
+    plain one, and the note says the cross-check signals were not used. A Tesseract document
+    cross-checked by RapidOCR (`source.settings["cross_check"] == "rapidocr"`, spans carrying
+    `cross_checked`) gets `tesseract-eng+rapidocr`.
     """
     family = _family(doc)
     model = (doc.source.model or "").lower()
@@ -602,11 +605,18 @@ def default_calibrator(doc: Document) -> tuple[Calibrator, str]:
         return _bundled(f"whisper-{name}"), f"whisper-{name} (bundled)"
     if family == "tesseract":
         languages = model.replace("+", " ").split()
+        # Pages read a second time by RapidOCR carry its evidence (`cross_checked` on every
+        # OCR word): the calibrator fitted with those signals reads them.
+        second = doc.source.settings.get("cross_check") == "rapidocr" and any(
+            "cross_checked" in span.signals for span in doc.spans
+        )
+        name = "tesseract-eng+rapidocr" if second else "tesseract-eng"
+        how = "bundled, cross-checked by RapidOCR" if second else "bundled"
         if not model or languages == ["eng"]:
-            return _bundled("tesseract-eng"), "tesseract-eng (bundled)"
+            return _bundled(name), f"{name} ({how})"
         return (
-            _bundled("tesseract-eng"),
-            f"tesseract-eng (bundled; fallback: no calibrator for model {doc.source.model!r})",
+            _bundled(name),
+            f"{name} ({how}; fallback: no calibrator for model {doc.source.model!r})",
         )
     raise CalibrationError(
         f"{doc.source.path or 'document'}: no bundled calibrator for engine "
