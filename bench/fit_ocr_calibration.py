@@ -31,7 +31,7 @@ from uncertain.evaluate import (
     BoxReference,
     auroc,
     expected_calibration_error,
-    label_spans,
+    label_page_spans,
     normalize_words,
     score_by_boxes,
 )
@@ -101,7 +101,7 @@ def page_rows(
     labels = (
         score_by_boxes(doc, reference)[0]
         if isinstance(reference, BoxReference)
-        else label_spans(doc, reference)
+        else label_page_spans(doc, reference)[0]
     )
     rows, right = [], []
     for span, row, label in zip(doc.spans, span_signals(doc), labels, strict=True):

@@ -43,7 +43,7 @@ from uncertain.evaluate import (
     BoxReference,
     auroc,
     expected_calibration_error,
-    label_spans,
+    label_page_spans,
     normalize_text,
     normalize_words,
     score_by_boxes,
@@ -74,11 +74,11 @@ def score_page(doc: Document, item: Item, raw: bool = False) -> PageScore:
         labels, counts = score_by_boxes(doc, reference)
         edits, ref_words = counts[0], counts[1]
     else:
-        labels = label_spans(doc, reference)
+        labels, joined = label_page_spans(doc, reference)
         from rapidfuzz.distance import Levenshtein
 
         ref = normalize_text(reference).split()
-        edits = int(Levenshtein.distance(normalize_text(doc.text).split(), ref))
+        edits = int(Levenshtein.distance(normalize_text(joined).split(), ref))
         ref_words = len(ref)
     conf, right, marked = [], [], []
     for span, label in zip(doc.spans, labels, strict=True):

@@ -17,6 +17,7 @@ from uncertain.evaluate import (
     BoxWord,
     evaluate,
     find_box_reference,
+    label_page_spans,
     label_spans,
     load_box_reference,
     normalize_words,
@@ -84,6 +85,36 @@ def test_split_and_merged_words_are_right_when_they_read_the_same() -> None:
         BoxWord("LIPPE", (99.0, 0.0, 130.0, 20.0)),
     )
     assert score_by_boxes(merged, BoxReference(parts))[0] == [False]
+
+
+def test_words_hyphenated_across_lines_are_joined_before_scoring() -> None:
+    text = "my un-\nfortunate race"
+    spans, position = [], 0
+    for i, word in enumerate(["my", "un-", "fortunate", "race"]):
+        start = text.index(word, position)
+        box = Box(page=0, x0=0.0, y0=10.0 * i, x1=10.0, y1=10.0 * i + 8)
+        spans.append(Span(id=i, start=start, end=start + len(word), text=word, box=box))
+        position = start + len(word)
+    doc = Document(text=text, spans=spans, pages=[Page(width=100, height=100)])
+    labels, joined = label_page_spans(doc, "My unfortunate race.")
+    assert labels == [True, True, True, True] and joined == "my unfortunate race"
+    assert label_page_spans(doc, "My unhappy race.")[0] == [True, False, False, True]
+    assert label_spans(doc, "My unfortunate race.")[1:3] == [False, False]
+    assert (
+        evaluate(
+            [
+                (
+                    doc.model_copy(
+                        update={
+                            "spans": [s.model_copy(update={"confidence": 0.9}) for s in doc.spans]
+                        }
+                    ),
+                    "My unfortunate race.",
+                )
+            ]
+        ).wer
+        == 0.0
+    )
 
 
 def test_receipts_compare_case_insensitively() -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "find_box_reference",
     "find_reference",
     "flag_report",
+    "label_page_spans",
     "label_spans",
     "load_box_reference",
     "normalize_text",
@@ -360,7 +361,8 @@ def evaluate(
     an engine's own score). A word is flagged when it is inside a mark, or, when `threshold`
     is given, when its confidence is below it. WER and CER are pooled over all documents
     (total edits / total reference length). Punctuation-only spans are left out. A
-    `BoxReference` (words with boxes) is scored by place: see `score_by_boxes`.
+    `BoxReference` (words with boxes) is scored by place: see `score_by_boxes`; pages
+    scored by text join words hyphenated across line ends (`label_page_spans`).
     """
     conf: list[float] = []
     labels: list[bool] = []
@@ -373,13 +375,17 @@ def evaluate(
             word_edits, ref_words = word_edits + counts[0], ref_words + counts[1]
             char_edits, ref_chars = char_edits + counts[2], ref_chars + counts[3]
         else:
+            hyp_text = doc.text
+            if doc.pages:
+                span_labels, hyp_text = label_page_spans(doc, reference)
+            else:
+                span_labels = label_spans(doc, reference)
             ref_norm = normalize_text(reference)
-            hyp_norm = normalize_text(doc.text)
+            hyp_norm = normalize_text(hyp_text)
             word_edits += _distance(hyp_norm.split(), ref_norm.split())
             ref_words += len(ref_norm.split())
             char_edits += _distance(hyp_norm, ref_norm)
             ref_chars += len(ref_norm)
-            span_labels = label_spans(doc, reference)
         for span, right in zip(doc.spans, span_labels, strict=True):
             if not normalize_words(span.text):
                 continue
@@ -422,11 +428,12 @@ def labelled_signals(
     confidences: list[float] = []
     for doc, reference in docs_with_refs:
         signals = span_signals(doc)
-        span_labels = (
-            score_by_boxes(doc, reference)[0]
-            if isinstance(reference, BoxReference)
-            else label_spans(doc, reference)
-        )
+        if isinstance(reference, BoxReference):
+            span_labels = score_by_boxes(doc, reference)[0]
+        elif doc.pages:
+            span_labels = label_page_spans(doc, reference)[0]
+        else:
+            span_labels = label_spans(doc, reference)
         for span, row, right in zip(doc.spans, signals, span_labels, strict=True):
             if normalize_words(span.text):
                 rows.append(row)
@@ -668,3 +675,51 @@ def score_by_boxes(
     ref_words = sum(len(normalize_words(w.text)) for w in reference.words)
     ref_chars = sum(len(" ".join(normalize_words(w.text))) for w in reference.words)
     return labels, (word_edits, ref_words, char_edits, ref_chars)
+
+
+def _line_ends(doc: Document) -> set[int]:
+    """Indices of spans that end a line (the next span starts after a newline)."""
+    ends = set()
+    for i in range(len(doc.spans) - 1):
+        if "\n" in doc.text[doc.spans[i].end : doc.spans[i + 1].start]:
+            ends.add(i)
+    return ends
+
+
+def label_page_spans(doc: Document, reference_text: str) -> tuple[list[bool], str]:
+    """`label_spans` for a page, with words hyphenated across a line end joined first.
+
+    Books break words at line ends ("un-" / "fortunate") while references give the whole
+    word; both halves are right when the joined word is. Returns the labels and the text the
+    page reads as once joined (for WER).
+    """
+    ends = _line_ends(doc)
+    groups: list[list[int]] = []
+    i = 0
+    while i < len(doc.spans):
+        group = [i]
+        while (
+            group[-1] in ends
+            and doc.spans[group[-1]].text.endswith(("-", "¬", "‐", "­"))
+            and len(doc.spans[group[-1]].text) > 1
+            and group[-1] + 1 < len(doc.spans)
+        ):
+            group.append(group[-1] + 1)
+        groups.append(group)
+        i = group[-1] + 1
+    joined = [
+        "".join(
+            doc.spans[k].text.rstrip("-¬‐­") if k != group[-1] else doc.spans[k].text for k in group
+        )
+        for group in groups
+    ]
+    pieces = [normalize_words(text) for text in joined]
+    aligned = align_words([w for words in pieces for w in words], normalize_words(reference_text))
+    labels = [True] * len(doc.spans)
+    position = 0
+    for group, words in zip(groups, pieces, strict=True):
+        right = all(aligned[position : position + len(words)])
+        position += len(words)
+        for k in group:
+            labels[k] = right
+    return labels, " ".join(joined)

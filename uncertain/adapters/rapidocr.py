@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ from typing import Any
 from pydantic import JsonValue
 from rapidfuzz.distance import Indel
 
-from uncertain.crosscheck import normalize_word
+from uncertain.crosscheck import normalize_word as _normalize_word
 from uncertain.document import Alternative, Block, Document, Span
 from uncertain.errors import EngineError
 
@@ -216,6 +217,14 @@ def _line_words(text: str, score: float, info: Any, frame: PixelBox) -> list[Oth
 
 
 # -- matching ----------------------------------------------------------------------------
+
+
+def normalize_word(text: str) -> str:
+    """`uncertain.crosscheck.normalize_word` without accents: RapidOCR's recogniser (trained
+    mostly on Chinese and English) often adds or drops diacritics that Tesseract and the page
+    do not have ("màn" for "man"), which is no sign that the word is wrong."""
+    decomposed = unicodedata.normalize("NFKD", _normalize_word(text))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _horizontal_cover(a: PixelBox, b: PixelBox) -> float:
