@@ -72,6 +72,15 @@ CROSS = [
     Feature("cross_unmatched", "raw", 0.0),
     Feature("cross_extra_chars", "log", 1.0),
 ]
+# Where the readings differ, how sure each engine was (`uncertain.fusion.span_signals`).
+DISAGREEMENT = [
+    Feature("cross_checked", "raw", 0.0),
+    Feature("cross_disagreement", "raw", 0.0),
+    Feature("cross_disagreement_logit", "raw", 0.0),
+    Feature("cross_disagreement_other_logit", "raw", 0.0),
+    Feature("cross_disagreement_similarity", "raw", 0.0),
+    Feature("cross_unmatched", "raw", 0.0),
+]
 
 
 def candidates(cross: bool) -> dict[str, Calibrator]:
@@ -83,7 +92,10 @@ def candidates(cross: bool) -> dict[str, Calibrator]:
     if cross:
         found = {
             "logistic(tesseract+cross)": LogisticCalibrator(TESSERACT + CROSS),
-            "logistic(tesseract+shape+cross)": LogisticCalibrator(TESSERACT + SHAPE + CROSS),
+            "logistic(tesseract+disagreement)": LogisticCalibrator(TESSERACT + DISAGREEMENT),
+            "logistic(tesseract+cross+disagreement)": LogisticCalibrator(
+                TESSERACT + CROSS + DISAGREEMENT[1:]
+            ),
         }
     return found
 
@@ -120,6 +132,8 @@ def dataset(
     kinds: list[str] = []
     pages: list[str] = []
     for item in items("fit"):
+        if item.language != "eng":
+            continue  # the calibrators are for English; German Fraktur misleads them
         if not (cache / "tess" / f"{item.key}.json").is_file():
             continue  # not cached yet: the fit uses what has been read
         found = page_rows(item, cache, cross, threshold)

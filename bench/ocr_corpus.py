@@ -8,8 +8,10 @@ Tesseract line (and, for `--full` pages, of the whole page) are cached as JSON u
 so refitting and re-scoring never decode a page twice. Selective mode at any threshold is
 replayed from the every-line cache (`CachedReader`).
 
-FUNSD forms are scored by word boxes (`NAME.json`: its `NAME.txt` is not in reading order);
-everything else by text alignment, which folds case (SROIE's ground truth is upper case).
+FUNSD forms are scored by word boxes (`NAME.json`: its `NAME.txt` is not in reading order),
+SROIE receipts by line boxes (`NAME.csv`; columns make their text order differ from
+Tesseract's), case-insensitively (SROIE's ground truth is upper case); books and lines by text
+alignment with words hyphenated across line ends joined.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from uncertain.adapters.rapidocr import (
     cross_check_pages,
 )
 from uncertain.document import Document
-from uncertain.evaluate import BoxReference, load_box_reference
+from uncertain.evaluate import BoxReference, find_box_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -57,9 +59,9 @@ class Item:
         return "deu" if any(g in self.path.name for g in GERMAN) else "eng"
 
     def reference(self) -> str | BoxReference:
-        box = self.path.with_suffix(".json")
-        if self.kind == "forms" and box.is_file():
-            return load_box_reference(box)
+        found = find_box_reference(self.path)
+        if found is not None:
+            return found
         return self.path.with_suffix(".txt").read_text(encoding="utf-8")
 
 

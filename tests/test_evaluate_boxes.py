@@ -117,6 +117,28 @@ def test_words_hyphenated_across_lines_are_joined_before_scoring() -> None:
     )
 
 
+def test_receipt_lines_with_boxes_score_by_place(tmp_path: Path) -> None:
+    """SROIE gives each text line its corners; the lines' order need not be reading order."""
+    image = tmp_path / "receipt.png"
+    image.write_bytes(b"")
+    (tmp_path / "receipt.csv").write_text(
+        "0,30,200,30,200,50,0,50,TOTAL RM12.50\n0,0,200,0,200,20,0,20,CASH BILL\n"
+    )
+    reference = find_box_reference(image)
+    assert reference is not None and [w.text for w in reference.words][0] == "TOTAL RM12.50"
+    doc = page_doc(
+        [
+            ("Cash", (0.0, 2.0, 40.0, 18.0)),
+            ("Bil", (50.0, 2.0, 90.0, 18.0)),
+            ("Total", (0.0, 32.0, 40.0, 48.0)),
+            ("Rm12.50", (50.0, 32.0, 120.0, 48.0)),
+        ]
+    )
+    labels, (edits, ref_words, _, _) = score_by_boxes(doc, reference)
+    assert labels == [True, False, True, True] and edits == 1
+    assert ref_words == sum(len(normalize_words(w.text)) for w in reference.words)
+
+
 def test_receipts_compare_case_insensitively() -> None:
     doc = page_doc([("Total", (0.0, 0.0, 40.0, 10.0)), ("Rm12.50", (50.0, 0.0, 90.0, 10.0))])
     assert label_spans(doc, "TOTAL RM12.50") == [True, True]

@@ -46,6 +46,7 @@ __all__ = [
     "label_page_spans",
     "label_spans",
     "load_box_reference",
+    "load_line_box_reference",
     "normalize_text",
     "normalize_words",
     "reliability_diagram",
@@ -539,12 +540,48 @@ def load_box_reference(path: str | Path) -> BoxReference:
     return BoxReference(words, str(file))
 
 
-def find_box_reference(path: str | Path, refs_dir: str | Path | None = None) -> BoxReference | None:
-    """The word-box reference `NAME.json` beside `path` (or in `refs_dir`), if it is one."""
+def load_line_box_reference(path: str | Path) -> BoxReference:
+    """SROIE-style text lines with boxes (`x1,y1,...,x4,y4,text` per line) as a reference."""
     file = Path(path)
-    if file.suffix == ".json":
+    words: list[BoxWord] = []
+    try:
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split(",", 8)
+            if len(parts) < 9:
+                raise ValueError(f"line {number} has no 8 corner numbers and a text")
+            xs = [float(v) for v in parts[0:8:2]]
+            ys = [float(v) for v in parts[1:8:2]]
+            if parts[8].strip():
+                words.append(BoxWord(parts[8], (min(xs), min(ys), max(xs), max(ys))))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(
+            file,
+            f"is not a line-box reference ({error})",
+            "give one line per text line: x1,y1,x2,y2,x3,y3,x4,y4,text",
+        ) from None
+    return BoxReference(tuple(words), str(file))
+
+
+_CORNERS = re.compile(r"^(\s*-?\d+(\.\d+)?\s*,){8}")
+
+
+def find_box_reference(path: str | Path, refs_dir: str | Path | None = None) -> BoxReference | None:
+    """The box reference beside `path` (or in `refs_dir`), if there is one: FUNSD word boxes
+    `NAME.json`, or SROIE line boxes `NAME.csv` (`x1,y1,...,x4,y4,text` lines)."""
+    file = Path(path)
+    if file.suffix in (".json", ".csv"):
         return None  # a document JSON: its reference is a text or another JSON beside it
     folder = Path(refs_dir) if refs_dir is not None else file.parent
+    lines = folder / f"{file.stem}.csv"
+    if lines.is_file():
+        try:
+            first = lines.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+        except OSError:
+            first = ""
+        if _CORNERS.match(first):
+            return load_line_box_reference(lines)
     candidate = folder / f"{file.stem}.json"
     if not candidate.is_file():
         return None
@@ -627,10 +664,10 @@ def score_by_boxes(
 ) -> tuple[list[bool], tuple[int, int, int, int]]:
     """Label each span right or wrong by the reference words at its place, and count edits.
 
-    Spans and reference words that overlap (at least half of the smaller box) form groups; a
-    group's words are compared in reading order, after `normalize_words`. A span is right
-    when its group reads the same on both sides, or when it equals the one reference word it
-    overlaps alone (the rest of its group differs). A span at a place with no reference word
+    Spans and reference words (or lines) that overlap (at least half of the smaller box) form
+    groups; a group's words are compared in reading order, after `normalize_words`. A span is
+    right when its group reads the same on both sides, else when a word alignment of the
+    group's two readings pairs it with an equal word. A span at a place with no reference word
     is wrong (text the engine invented); punctuation-only spans are right, as in
     `label_spans`. Returns the labels and (word edits, reference words, character edits,
     reference characters): unmatched reference words count as deleted, unmatched spans as
@@ -664,14 +701,13 @@ def score_by_boxes(
         char_edits += _distance(" ".join(hyp), " ".join(ref))
         if hyp == ref:
             continue
-        for i in span_ids:
-            box = doc.spans[i].box
-            assert box is not None
-            own = (box.x0, box.y0, box.x1, box.y1)
-            overlapping = [j for j in ref_ids if _box_overlap(own, reference.words[j].box) >= 0.5]
-            labels[i] = len(overlapping) == 1 and normalize_words(
-                doc.spans[i].text
-            ) == normalize_words(reference.words[overlapping[0]].text)
+        # The group differs somewhere: align its words in reading order, as for text.
+        aligned = align_words(hyp, ref)
+        position = 0
+        for i in ordered_spans:
+            count = len(normalize_words(doc.spans[i].text))
+            labels[i] = all(aligned[position : position + count])
+            position += count
     ref_words = sum(len(normalize_words(w.text)) for w in reference.words)
     ref_chars = sum(len(" ".join(normalize_words(w.text))) for w in reference.words)
     return labels, (word_edits, ref_words, char_edits, ref_chars)
