@@ -165,9 +165,12 @@ def main() -> None:
     parser.add_argument("--boot", type=int, default=1000, help="bootstrap rounds")
     parser.add_argument("--cost-pages", type=int, default=2, help="timed pages per kind")
     parser.add_argument("--kinds", default="forms,receipts,book,lines,realdata")
+    parser.add_argument("--cost-only", action="store_true", help="only time the variants")
     args = parser.parse_args()
     kinds = args.kinds.split(",")
-    plain_cal = uncertain.fusion.default_calibrator  # noqa: F841 - the bundled ones are used
+    if args.cost_only:
+        cost(kinds, args.cost_pages)
+        return
     print(
         "Scans, eval split (reporting only; calibrators fitted on fit/); 95% bootstrap "
         f"intervals over pages ({args.boot} rounds)"

@@ -77,9 +77,9 @@ def items(split: str, kinds: Sequence[str] = KINDS) -> list[Item]:
     if "realdata" in kinds:
         for path in sorted((REALDATA / split).glob("*")):
             if path.suffix.lower() in IMAGE_SUFFIXES and path.with_suffix(".txt").is_file():
-                kind = (
-                    "realdata" if split == "eval" else ("lines" if "line_" in path.name else "book")
-                )
+                # Fit: lines with the lines; whole pages (UNLV pages whose zone files set the
+                # reference's order, the Kant pages) as a kind of their own.
+                kind = "realdata" if split == "eval" or "line_" not in path.name else "lines"
                 found.append(Item(path, split, kind))
     return found
 

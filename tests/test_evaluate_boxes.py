@@ -125,7 +125,7 @@ def test_receipt_lines_with_boxes_score_by_place(tmp_path: Path) -> None:
         "0,30,200,30,200,50,0,50,TOTAL RM12.50\n0,0,200,0,200,20,0,20,CASH BILL\n"
     )
     reference = find_box_reference(image)
-    assert reference is not None and [w.text for w in reference.words][0] == "TOTAL RM12.50"
+    assert reference is not None and reference.words[0].text == "TOTAL RM12.50"
     doc = page_doc(
         [
             ("Cash", (0.0, 2.0, 40.0, 18.0)),
