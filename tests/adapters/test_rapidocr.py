@@ -211,3 +211,19 @@ def test_cli_cross_check_rapidocr(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "--cross-check-mode" in bad.stderr
+
+
+def test_a_line_budget_reads_only_the_weakest_lines(degraded: Document) -> None:
+    lines = [b for b in degraded.blocks if b.kind == "line"]
+    weakest = {
+        id(line): min(degraded.span(i).signals["word_confidence"] for i in line.span_ids)
+        for line in lines
+    }
+    everything = second.selected_lines(degraded, lines, 1.01)
+    assert everything == lines
+    half = second.selected_lines(degraded, lines, 1.01, budget=0.5)
+    assert len(half) == -(-len(lines) // 2)
+    assert max(weakest[id(line)] for line in half) <= min(
+        weakest[id(line)] for line in lines if line not in half
+    )
+    assert [lines.index(line) for line in half] == sorted(lines.index(line) for line in half)

@@ -23,16 +23,18 @@ Where the readings differ, RapidOCR's reading becomes an alternative. `Document.
 Tesseract's reading: the second reader never rewrites the document.
 
 Modes: `selective` (default) crops only the Tesseract lines that hold a word whose Tesseract
-score (`word_confidence`) is below `line_threshold` and runs them through RapidOCR's recogniser
-in batches; `full` runs RapidOCR's detector and recogniser over the whole page and matches
-word boxes. A page the second reader cannot read (a model that will not load, an image too
-large, an engine error) keeps its Tesseract-only reading and gets a note in
+score (`word_confidence`) is below `line_threshold` (with `line_budget`, at most that share of
+a page's lines, the weakest first) and runs them through RapidOCR's recogniser in batches;
+`full` runs RapidOCR's detector and recogniser over the whole page and matches word boxes. A
+page the second reader cannot read (a model that will not load, an image too large, an engine
+error) keeps its Tesseract-only reading and gets a note in
 `source.settings["cross_check_notes"]`; the document never fails because of the second reader.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -354,14 +356,19 @@ def _lines_of_page(doc: Document, page: int) -> list[Block]:
     return [b for b in doc.blocks if b.kind == "line" and b.box is not None and b.box.page == page]
 
 
-def selected_lines(doc: Document, lines: Sequence[Block], threshold: float) -> list[Block]:
-    """The lines selective mode re-reads: those holding a word scored below `threshold`."""
-    chosen = []
-    for line in lines:
+def selected_lines(
+    doc: Document, lines: Sequence[Block], threshold: float, budget: float | None = None
+) -> list[Block]:
+    """The lines selective mode re-reads: those holding a word scored below `threshold`; with
+    `budget` (a share of the page's lines, 0..1), at most that many, the weakest first."""
+    weakest: list[tuple[float, int]] = []
+    for index, line in enumerate(lines):
         scores = [doc.span(i).signals.get("word_confidence", 1.0) for i in line.span_ids]
-        if any(score < threshold for score in scores):
-            chosen.append(line)
-    return chosen
+        if scores and min(scores) < threshold:
+            weakest.append((min(scores), index))
+    if budget is not None:
+        weakest = sorted(weakest)[: math.ceil(budget * len(lines))]
+    return [lines[index] for _, index in sorted(weakest, key=lambda item: item[1])]
 
 
 def cross_check_pages(
@@ -371,6 +378,7 @@ def cross_check_pages(
     *,
     mode: str = "selective",
     line_threshold: float = DEFAULT_LINE_THRESHOLD,
+    line_budget: float | None = None,
 ) -> Document:
     """`doc` (Tesseract's unfused reading) with RapidOCR's evidence from the page images.
 
@@ -395,7 +403,7 @@ def cross_check_pages(
                     by_id[span.id] = found
                 lines_read += len(lines)
                 continue
-            chosen = selected_lines(doc, lines, line_threshold)
+            chosen = selected_lines(doc, lines, line_threshold, line_budget)
             if not chosen:
                 continue
             line_boxes = [_line_box(line) for line in chosen]
@@ -437,6 +445,8 @@ def cross_check_pages(
     settings["cross_check_mode"] = mode
     if mode == "selective":
         settings["cross_check_line_threshold"] = line_threshold
+        if line_budget is not None:
+            settings["cross_check_line_budget"] = line_budget
     settings["cross_check_lines"] = [lines_read, lines_total]
     try:
         settings["cross_check_engine_version"] = rapidocr_version()
@@ -489,6 +499,7 @@ def cross_check_source(
     *,
     mode: str = "selective",
     line_threshold: float = DEFAULT_LINE_THRESHOLD,
+    line_budget: float | None = None,
 ) -> Document:
     """`cross_check_pages` over the pages of `source` (what `doc` was read from).
 
@@ -501,7 +512,12 @@ def cross_check_source(
     try:
         reader.engine()
         return cross_check_pages(
-            doc, _page_images(source, doc), reader, mode=mode, line_threshold=line_threshold
+            doc,
+            _page_images(source, doc),
+            reader,
+            mode=mode,
+            line_threshold=line_threshold,
+            line_budget=line_budget,
         )
     except Exception as error:  # the second reader must never fail the document
         detail = (
