@@ -194,8 +194,11 @@ def cross_checked(
     *,
     mode: str = "selective",
     line_threshold: float = DEFAULT_LINE_THRESHOLD,
+    line_budget: float | None = None,
 ) -> Document:
     """`doc` with the second reader's evidence, replayed from cached readings."""
     reader = CachedReader(readings.get("lines") or {}, readings.get("page"))
     pages = [(index, None) for index in range(len(doc.pages))]
-    return cross_check_pages(doc, pages, reader, mode=mode, line_threshold=line_threshold)
+    return cross_check_pages(
+        doc, pages, reader, mode=mode, line_threshold=line_threshold, line_budget=line_budget
+    )

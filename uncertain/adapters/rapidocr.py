@@ -93,7 +93,14 @@ class RapidOcrReader:
     """Loads RapidOCR once and reads line crops or whole pages with it (thread-safe)."""
 
     def __init__(self, **params: Any) -> None:
-        self.params = {"Global.log_level": "error", **params}
+        # One onnxruntime thread: on a receipt's 40 lines it spent 30% less CPU than the
+        # default pool (whose idle threads spin), at the same wall time on 2 shared cores.
+        self.params = {
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            **params,
+        }
         self._engine: Any = None
         self._lock = threading.Lock()
 
