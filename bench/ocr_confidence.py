@@ -278,7 +278,9 @@ def cost(kinds: list[str], per_kind: int, rounds: int = 2, budget: float = 0.15)
     for kind in kinds:
         if kind in ("lines", "realdata"):
             continue
-        chosen = [i for i in items("eval", [kind]) if i.kind == kind][:per_kind]
+        pages = [i for i in items("eval", [kind]) if i.kind == kind]
+        step = max(len(pages) // per_kind, 1)
+        chosen = pages[step // 2 :: step][:per_kind]  # spread over the kind, not the first
         wall: dict[str, list[float]] = {k: [] for k in variants}
         cpu: dict[str, list[float]] = {k: [] for k in variants}
         for _ in range(rounds):

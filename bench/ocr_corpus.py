@@ -159,7 +159,10 @@ def rapid_readings(item: Item, cache: Path, mode: str = "lines") -> dict[str, An
     read and cached now when `cache/rapid_<mode>/` lacks them and `run` is allowed."""
     target = cache / f"rapid_{mode}" / f"{item.key}.json"
     if target.is_file():
-        data: dict[str, Any] = json.loads(target.read_text())
+        try:
+            data: dict[str, Any] = json.loads(target.read_text())
+        except ValueError:
+            return None  # being written by a reader running beside this one
         return data
     return None
 
