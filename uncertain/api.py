@@ -146,7 +146,8 @@ def ocr(
     *,
     language: str = "eng",
     dpi: int = 300,
-    cross_check: bool = False,
+    cross_check: bool | str = False,
+    cross_check_mode: str = "selective",
     calibration: str | Path | Calibrator | None = None,
     threshold: float | None = None,
     fuse: bool = True,
@@ -157,14 +158,36 @@ def ocr(
 
     PDF pages with a text layer give digital text (confidence 1.0); scanned pages are rendered
     at `dpi` and OCRed, in parallel across cores.
+
+    `cross_check="rapidocr"` (extra `rapidocr`) reads the pages a second time with RapidOCR:
+    by default (`cross_check_mode="selective"`) only the lines holding a weak Tesseract word,
+    with `"full"` the whole page; agreement becomes evidence and RapidOCR's reading an
+    alternative, while `doc.text` stays Tesseract's. `cross_check=True` (or another value)
+    runs a second Tesseract pass with another page segmentation instead.
     """
     engine = tesseract_engine(language, dpi)
-    if cross_check:
+    second_reader = isinstance(cross_check, str) and cross_check.lower() == "rapidocr"
+    if cross_check and not second_reader:
         options["cross_check"] = True
     if progress is not None:
         options["progress"] = progress
     doc = engine.read(image, **options)
+    if second_reader:
+        from uncertain.adapters.rapidocr import cross_check_source
+
+        doc = cross_check_source(doc, image, _rapidocr_reader(), mode=cross_check_mode)
     return _fuse(doc, fuse, calibration, threshold)
+
+
+def _rapidocr_reader() -> Any:
+    """The shared RapidOCR second reader (its models load once, on first use)."""
+    from uncertain.adapters.rapidocr import RapidOcrReader
+
+    with _engines_lock:
+        reader = _engines.get(("rapidocr",))
+        if reader is None:
+            reader = _engines[("rapidocr",)] = RapidOcrReader()
+    return reader
 
 
 def read(
@@ -175,6 +198,7 @@ def read(
     device: str = "auto",
     alternatives: int = 0,
     cross_check: str | None = None,
+    cross_check_mode: str = "selective",
     calibration: str | Path | Calibrator | None = None,
     threshold: float | None = None,
     dpi: int = 300,
@@ -184,8 +208,9 @@ def read(
     """Read any supported file (audio, video, image, PDF), recognized by its content.
 
     Speech goes to Whisper (`model`, `language`, `alternatives`, `cross_check` apply), images
-    and PDFs to Tesseract (`language` defaults to `eng`; `cross_check` set to anything runs a
-    second Tesseract pass).
+    and PDFs to Tesseract (`language` defaults to `eng`; `cross_check="rapidocr"` reads them a
+    second time with RapidOCR, `cross_check_mode` `selective` or `full`, see `ocr`; any other
+    value runs a second Tesseract pass).
     """
     kind = sniff(source if isinstance(source, bytes) else Path(source)).kind
     if kind in ("audio", "video"):
@@ -205,7 +230,8 @@ def read(
         source,
         language=language or "eng",
         dpi=dpi,
-        cross_check=bool(cross_check),
+        cross_check=cross_check if cross_check == "rapidocr" else bool(cross_check),
+        cross_check_mode=cross_check_mode,
         calibration=calibration,
         threshold=threshold,
         fuse=fuse,

@@ -30,6 +30,7 @@ from uncertain.errors import InputError, OutputError, UncertainError
 
 if TYPE_CHECKING:
     from uncertain.document import Document
+    from uncertain.evaluate import BoxReference
 
 app = typer.Typer(
     add_completion=False,
@@ -255,9 +256,16 @@ def transcribe(
     cross_check: Annotated[
         str | None,
         typer.Option(
-            help="Second Whisper model to cross-check with (e.g. base); any value for OCR."
+            help="Second Whisper model to cross-check speech with (e.g. base); `rapidocr` to "
+            "read scans a second time with RapidOCR (extra rapidocr)."
         ),
     ] = None,
+    cross_check_mode: Annotated[
+        str,
+        typer.Option(
+            help="RapidOCR cross-check: `selective` (only lines with a weak word) or `full`."
+        ),
+    ] = "selective",
     alternatives: Annotated[
         int, typer.Option(min=0, help="N-best hypotheses for word alternatives.")
     ] = 0,
@@ -286,6 +294,7 @@ def transcribe(
     from uncertain.api import read
 
     run = Run(quiet, debug)
+    _check_cross_check_mode(cross_check_mode)
     formats = [f for value in output_format for f in value.split(",") if f]
     known = set(exporters.FORMATS) | {"all"}
     unknown = [f for f in formats if f not in known]
@@ -324,6 +333,7 @@ def transcribe(
                     device=device,
                     alternatives=alternatives,
                     cross_check=cross_check,
+                    cross_check_mode=cross_check_mode,
                     calibration=calibration,
                     threshold=threshold,
                     dpi=dpi,
@@ -492,17 +502,28 @@ def render(
         raise typer.Exit(1) from None
 
 
+def _check_cross_check_mode(mode: str) -> None:
+    if mode not in ("selective", "full"):
+        raise typer.BadParameter(
+            f"unknown mode {mode!r}; choose selective or full", param_hint="--cross-check-mode"
+        )
+
+
 def _documents_with_references(
     files: list[Path], refs: Path | None, run: Run, options: dict[str, Any]
-) -> Iterator[tuple[Path, Document, str]]:
+) -> Iterator[tuple[Path, Document, str | BoxReference]]:
     """Each input read (or loaded, for .json documents) with its reference text."""
     from uncertain.api import read
     from uncertain.document import Document
-    from uncertain.evaluate import find_reference
+    from uncertain.evaluate import find_box_reference, find_reference
 
     for path in iter_inputs(files, run):
         try:
-            reference = find_reference(path, refs).read_text(encoding="utf-8")
+            # Word boxes (FUNSD NAME.json) where the reference has them: its NAME.txt is not
+            # in reading order.
+            reference: str | BoxReference | None = find_box_reference(path, refs)
+            if reference is None:
+                reference = find_reference(path, refs).read_text(encoding="utf-8")
             doc = Document.load(path) if path.suffix == ".json" else read(path, **options)
             yield path, doc, reference
         except Exception as error:
@@ -518,10 +539,17 @@ def evaluate_command(
     refs: Annotated[
         Path | None,
         typer.Option(
-            help="Folder of references NAME.ref.txt or NAME.txt (default: beside each file)."
+            help="Folder of references NAME.ref.txt or NAME.txt, or word boxes NAME.json "
+            "(FUNSD; scored by place) (default: beside each file)."
         ),
     ] = None,
     model: Annotated[str, typer.Option(help="Whisper model.")] = "tiny.en",
+    cross_check: Annotated[
+        str | None, typer.Option(help="As for transcribe: a second model, or rapidocr.")
+    ] = None,
+    cross_check_mode: Annotated[
+        str, typer.Option(help="RapidOCR cross-check: selective or full.")
+    ] = "selective",
     calibration: Annotated[Path | None, typer.Option(help="Calibrator JSON to evaluate.")] = None,
     threshold: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Flag threshold.")
@@ -535,7 +563,14 @@ def evaluate_command(
     from uncertain.evaluate import evaluate, labelled_signals, reliability_diagram
 
     run = Run(quiet=False, debug=debug)
-    options = {"model": model, "calibration": calibration, "threshold": threshold}
+    _check_cross_check_mode(cross_check_mode)
+    options = {
+        "model": model,
+        "calibration": calibration,
+        "threshold": threshold,
+        "cross_check": cross_check,
+        "cross_check_mode": cross_check_mode,
+    }
     pairs = [
         (doc, reference)
         for _, doc, reference in _documents_with_references(files, refs, run, options)

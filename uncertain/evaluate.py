@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from uncertain.fusion import Calibrator
 
 __all__ = [
+    "BoxReference",
+    "BoxWord",
     "EvaluationReport",
     "FlagReport",
     "align_words",
@@ -38,12 +40,17 @@ __all__ = [
     "cer",
     "evaluate",
     "expected_calibration_error",
+    "find_box_reference",
     "find_reference",
     "flag_report",
+    "label_page_spans",
     "label_spans",
+    "load_box_reference",
+    "load_line_box_reference",
     "normalize_text",
     "normalize_words",
     "reliability_diagram",
+    "score_by_boxes",
     "wer",
 ]
 
@@ -344,7 +351,7 @@ class EvaluationReport:
 
 
 def evaluate(
-    docs_with_refs: Iterable[tuple[Document, str]],
+    docs_with_refs: Iterable[tuple[Document, str | BoxReference]],
     *,
     threshold: float | None = None,
     signal: str | None = None,
@@ -354,7 +361,9 @@ def evaluate(
     Confidence is `span.confidence` (or the raw signal named by `signal`, to compare against
     an engine's own score). A word is flagged when it is inside a mark, or, when `threshold`
     is given, when its confidence is below it. WER and CER are pooled over all documents
-    (total edits / total reference length). Punctuation-only spans are left out.
+    (total edits / total reference length). Punctuation-only spans are left out. A
+    `BoxReference` (words with boxes) is scored by place: see `score_by_boxes`; pages
+    scored by text join words hyphenated across line ends (`label_page_spans`).
     """
     conf: list[float] = []
     labels: list[bool] = []
@@ -362,13 +371,23 @@ def evaluate(
     word_edits = ref_words = char_edits = ref_chars = documents = 0
     for doc, reference in docs_with_refs:
         documents += 1
-        ref_norm = normalize_text(reference)
-        hyp_norm = normalize_text(doc.text)
-        word_edits += _distance(hyp_norm.split(), ref_norm.split())
-        ref_words += len(ref_norm.split())
-        char_edits += _distance(hyp_norm, ref_norm)
-        ref_chars += len(ref_norm)
-        for span, right in zip(doc.spans, label_spans(doc, reference), strict=True):
+        if isinstance(reference, BoxReference):
+            span_labels, counts = score_by_boxes(doc, reference)
+            word_edits, ref_words = word_edits + counts[0], ref_words + counts[1]
+            char_edits, ref_chars = char_edits + counts[2], ref_chars + counts[3]
+        else:
+            hyp_text = doc.text
+            if doc.pages:
+                span_labels, hyp_text = label_page_spans(doc, reference)
+            else:
+                span_labels = label_spans(doc, reference)
+            ref_norm = normalize_text(reference)
+            hyp_norm = normalize_text(hyp_text)
+            word_edits += _distance(hyp_norm.split(), ref_norm.split())
+            ref_words += len(ref_norm.split())
+            char_edits += _distance(hyp_norm, ref_norm)
+            ref_chars += len(ref_norm)
+        for span, right in zip(doc.spans, span_labels, strict=True):
             if not normalize_words(span.text):
                 continue
             value = span.confidence if signal is None else span.signals.get(signal)
@@ -398,7 +417,7 @@ def evaluate(
 
 
 def labelled_signals(
-    docs_with_refs: Iterable[tuple[Document, str]],
+    docs_with_refs: Iterable[tuple[Document, str | BoxReference]],
 ) -> tuple[list[dict[str, float]], list[bool], list[float]]:
     """Calibrator inputs from documents and their references: each word's signals (as
     `uncertain.fusion.span_signals` gives them), whether it is right, and its current
@@ -410,7 +429,13 @@ def labelled_signals(
     confidences: list[float] = []
     for doc, reference in docs_with_refs:
         signals = span_signals(doc)
-        for span, row, right in zip(doc.spans, signals, label_spans(doc, reference), strict=True):
+        if isinstance(reference, BoxReference):
+            span_labels = score_by_boxes(doc, reference)[0]
+        elif doc.pages:
+            span_labels = label_page_spans(doc, reference)[0]
+        else:
+            span_labels = label_spans(doc, reference)
+        for span, row, right in zip(doc.spans, signals, span_labels, strict=True):
             if normalize_words(span.text):
                 rows.append(row)
                 labels.append(right)
@@ -419,7 +444,7 @@ def labelled_signals(
 
 
 def fit_calibrator(
-    docs_with_refs: Iterable[tuple[Document, str]], *, kind: str = "logistic"
+    docs_with_refs: Iterable[tuple[Document, str | BoxReference]], *, kind: str = "logistic"
 ) -> Calibrator:
     """Fit a calibrator on your own documents (unfused or fused) and their reference texts.
 
@@ -459,3 +484,278 @@ def fit_calibrator(
         )
     calibrator.fit(rows, labels)
     return calibrator
+
+
+# -- scoring by word boxes (FUNSD-style references) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoxWord:
+    """One reference word with its box (page pixels: x0, y0, x1, y1)."""
+
+    text: str
+    box: tuple[float, float, float, float]
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class BoxReference:
+    """A reference given as words with boxes, scored by place instead of by text order.
+
+    Use it where the reference's text is not in reading order (FUNSD's `NAME.txt` lists
+    entities in annotation order): text alignment would count order differences as errors.
+    """
+
+    words: tuple[BoxWord, ...]
+    path: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The reference words joined by spaces (annotation order, not reading order)."""
+        return " ".join(w.text for w in self.words)
+
+
+def load_box_reference(path: str | Path) -> BoxReference:
+    """A FUNSD annotation (`{"form": [{"words": [{"text", "box"}, ...]}, ...]}`) as a reference.
+
+    `InputError` naming the file when it is not one.
+    """
+    import json
+
+    file = Path(path)
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+        words = tuple(
+            BoxWord(str(word["text"]), tuple(float(v) for v in word["box"][:4]))  # type: ignore[arg-type]
+            for entity in raw["form"]
+            for word in entity.get("words", [])
+            if str(word.get("text", "")).strip()
+        )
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as error:
+        raise InputError(
+            file,
+            f"is not a word-box reference ({type(error).__name__}: {error})",
+            'give a FUNSD-style JSON: {"form": [{"words": [{"text", "box": [x0, y0, x1, y1]}]}]}',
+        ) from None
+    return BoxReference(words, str(file))
+
+
+def load_line_box_reference(path: str | Path) -> BoxReference:
+    """SROIE-style text lines with boxes (`x1,y1,...,x4,y4,text` per line) as a reference."""
+    file = Path(path)
+    words: list[BoxWord] = []
+    try:
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split(",", 8)
+            if len(parts) < 9:
+                raise ValueError(f"line {number} has no 8 corner numbers and a text")
+            xs = [float(v) for v in parts[0:8:2]]
+            ys = [float(v) for v in parts[1:8:2]]
+            if parts[8].strip():
+                words.append(BoxWord(parts[8], (min(xs), min(ys), max(xs), max(ys))))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(
+            file,
+            f"is not a line-box reference ({error})",
+            "give one line per text line: x1,y1,x2,y2,x3,y3,x4,y4,text",
+        ) from None
+    return BoxReference(tuple(words), str(file))
+
+
+_CORNERS = re.compile(r"^(\s*-?\d+(\.\d+)?\s*,){8}")
+
+
+def find_box_reference(path: str | Path, refs_dir: str | Path | None = None) -> BoxReference | None:
+    """The box reference beside `path` (or in `refs_dir`), if there is one: FUNSD word boxes
+    `NAME.json`, or SROIE line boxes `NAME.csv` (`x1,y1,...,x4,y4,text` lines)."""
+    file = Path(path)
+    if file.suffix in (".json", ".csv"):
+        return None  # a document JSON: its reference is a text or another JSON beside it
+    folder = Path(refs_dir) if refs_dir is not None else file.parent
+    lines = folder / f"{file.stem}.csv"
+    if lines.is_file():
+        try:
+            first = lines.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+        except OSError:
+            first = ""
+        if _CORNERS.match(first):
+            return load_line_box_reference(lines)
+    candidate = folder / f"{file.stem}.json"
+    if not candidate.is_file():
+        return None
+    try:
+        head = candidate.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return None
+    if '"form"' not in head:
+        return None
+    return load_box_reference(candidate)
+
+
+def _box_overlap(
+    a: tuple[float, float, float, float], b: tuple[float, float, float, float]
+) -> float:
+    """Intersection over the smaller box's area."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return width * height / smaller if smaller > 0 else 0.0
+
+
+def _box_groups(
+    doc: Document, reference: BoxReference
+) -> tuple[list[tuple[list[int], list[int]]], list[int], list[int]]:
+    """Groups of (span indices, reference word indices) that overlap each other (connected
+    components), plus the spans and the reference words that overlap nothing."""
+    spans = [i for i, s in enumerate(doc.spans) if s.box is not None and normalize_words(s.text)]
+    refs = [j for j, w in enumerate(reference.words) if normalize_words(w.text)]
+    parent: dict[tuple[str, int], tuple[str, int]] = {}
+
+    def find(node: tuple[str, int]) -> tuple[str, int]:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    touched_spans: set[int] = set()
+    touched_refs: set[int] = set()
+    for i in spans:
+        box = doc.spans[i].box
+        assert box is not None
+        own = (box.x0, box.y0, box.x1, box.y1)
+        for j in refs:
+            word = reference.words[j]
+            if word.page != box.page or _box_overlap(own, word.box) < 0.5:
+                continue
+            parent[find(("s", i))] = find(("r", j))
+            touched_spans.add(i)
+            touched_refs.add(j)
+    groups: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
+    for i in sorted(touched_spans):
+        groups.setdefault(find(("s", i)), ([], []))[0].append(i)
+    for j in sorted(touched_refs):
+        groups.setdefault(find(("r", j)), ([], []))[1].append(j)
+    lonely_spans = [i for i in spans if i not in touched_spans]
+    lonely_refs = [j for j in refs if j not in touched_refs]
+    return list(groups.values()), lonely_spans, lonely_refs
+
+
+def _reading_order(boxes: list[tuple[float, float, float, float]]) -> list[int]:
+    """Indices of boxes top to bottom, then left to right within a shared line."""
+    order = sorted(range(len(boxes)), key=lambda k: (boxes[k][1] + boxes[k][3]) / 2)
+    lines: list[list[int]] = []
+    for k in order:
+        centre = (boxes[k][1] + boxes[k][3]) / 2
+        if lines:
+            last = boxes[lines[-1][-1]]
+            if last[1] <= centre <= last[3]:
+                lines[-1].append(k)
+                continue
+        lines.append([k])
+    return [k for line in lines for k in sorted(line, key=lambda k: boxes[k][0])]
+
+
+def score_by_boxes(
+    doc: Document, reference: BoxReference
+) -> tuple[list[bool], tuple[int, int, int, int]]:
+    """Label each span right or wrong by the reference words at its place, and count edits.
+
+    Spans and reference words (or lines) that overlap (at least half of the smaller box) form
+    groups; a group's words are compared in reading order, after `normalize_words`. A span is
+    right when its group reads the same on both sides, else when a word alignment of the
+    group's two readings pairs it with an equal word. A span at a place with no reference word
+    is wrong (text the engine invented); punctuation-only spans are right, as in
+    `label_spans`. Returns the labels and (word edits, reference words, character edits,
+    reference characters): unmatched reference words count as deleted, unmatched spans as
+    inserted.
+    """
+    labels = [True] * len(doc.spans)
+    groups, lonely_spans, lonely_refs = _box_groups(doc, reference)
+    word_edits = char_edits = 0
+    for i in lonely_spans:
+        labels[i] = False
+        words = normalize_words(doc.spans[i].text)
+        word_edits += len(words)
+        char_edits += len(" ".join(words))
+    for j in lonely_refs:
+        words = normalize_words(reference.words[j].text)
+        word_edits += len(words)
+        char_edits += len(" ".join(words))
+    for span_ids, ref_ids in groups:
+        span_boxes = []
+        for i in span_ids:
+            box = doc.spans[i].box
+            assert box is not None
+            span_boxes.append((box.x0, box.y0, box.x1, box.y1))
+        ordered_spans = [span_ids[k] for k in _reading_order(span_boxes)]
+        ordered_refs = [
+            ref_ids[k] for k in _reading_order([reference.words[j].box for j in ref_ids])
+        ]
+        hyp = [w for i in ordered_spans for w in normalize_words(doc.spans[i].text)]
+        ref = [w for j in ordered_refs for w in normalize_words(reference.words[j].text)]
+        word_edits += _distance(hyp, ref)
+        char_edits += _distance(" ".join(hyp), " ".join(ref))
+        if hyp == ref:
+            continue
+        # The group differs somewhere: align its words in reading order, as for text.
+        aligned = align_words(hyp, ref)
+        position = 0
+        for i in ordered_spans:
+            count = len(normalize_words(doc.spans[i].text))
+            labels[i] = all(aligned[position : position + count])
+            position += count
+    ref_words = sum(len(normalize_words(w.text)) for w in reference.words)
+    ref_chars = sum(len(" ".join(normalize_words(w.text))) for w in reference.words)
+    return labels, (word_edits, ref_words, char_edits, ref_chars)
+
+
+def _line_ends(doc: Document) -> set[int]:
+    """Indices of spans that end a line (the next span starts after a newline)."""
+    ends = set()
+    for i in range(len(doc.spans) - 1):
+        if "\n" in doc.text[doc.spans[i].end : doc.spans[i + 1].start]:
+            ends.add(i)
+    return ends
+
+
+def label_page_spans(doc: Document, reference_text: str) -> tuple[list[bool], str]:
+    """`label_spans` for a page, with words hyphenated across a line end joined first.
+
+    Books break words at line ends ("un-" / "fortunate") while references give the whole
+    word; both halves are right when the joined word is. Returns the labels and the text the
+    page reads as once joined (for WER).
+    """
+    ends = _line_ends(doc)
+    groups: list[list[int]] = []
+    i = 0
+    while i < len(doc.spans):
+        group = [i]
+        while (
+            group[-1] in ends
+            and doc.spans[group[-1]].text.endswith(("-", "¬", "‐", "­"))
+            and len(doc.spans[group[-1]].text) > 1
+            and group[-1] + 1 < len(doc.spans)
+        ):
+            group.append(group[-1] + 1)
+        groups.append(group)
+        i = group[-1] + 1
+    joined = [
+        "".join(
+            doc.spans[k].text.rstrip("-¬‐­") if k != group[-1] else doc.spans[k].text for k in group
+        )
+        for group in groups
+    ]
+    pieces = [normalize_words(text) for text in joined]
+    aligned = align_words([w for words in pieces for w in words], normalize_words(reference_text))
+    labels = [True] * len(doc.spans)
+    position = 0
+    for group, words in zip(groups, pieces, strict=True):
+        right = all(aligned[position : position + len(words)])
+        position += len(words)
+        for k in group:
+            labels[k] = right
+    return labels, " ".join(joined)

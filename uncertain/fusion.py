@@ -161,7 +161,11 @@ def span_signals(doc: Document) -> list[dict[str, float]]:
     (share of the text that is letters or digits), `n_tokens` (ASR tokens),
     `mean_token_logprob` (mean log of the token probabilities), and for the main per-word
     score (`word_probability` or `word_confidence`) `context_min_<name>`, the lower of the
-    neighbouring spans' values (spans next to an error are often wrong too).
+    neighbouring spans' values (spans next to an error are often wrong too). For OCR words a
+    second reader looked at (`cross_checked` = 1): `cross_disagreement` (1 where the readings
+    differ) and, only there (else 0), `cross_disagreement_logit` (logit of Tesseract's
+    `word_confidence`), `cross_disagreement_other_logit` (logit of `cross_word_confidence`)
+    and `cross_disagreement_similarity` (`cross_char_similarity`).
     """
     rows: list[dict[str, float]] = []
     for span in doc.spans:
@@ -178,6 +182,9 @@ def span_signals(doc: Document) -> list[dict[str, float]]:
                 np.mean(np.log(np.maximum([t.probability for t in span.tokens], _EPS)))
             )
         rows.append(row)
+    for row in rows:
+        if row.get("cross_checked", 0.0) >= 0.5:
+            _cross_disagreement(row)
     for name in ("word_probability", "word_confidence"):
         values = [row.get(name) for row in rows]
         for i, row in enumerate(rows):
@@ -193,6 +200,27 @@ def span_signals(doc: Document) -> list[dict[str, float]]:
             ]
             row[f"context_min_{name}"] = min(neighbours) if neighbours else cast(float, values[i])
     return rows
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1.0 - 1e-4)
+    return math.log(p / (1.0 - p))
+
+
+def _cross_disagreement(row: dict[str, float]) -> None:
+    """Derived signals of an OCR word a second reader looked at: where the readings differ,
+    how sure each engine was and how alike the readings are (0 where they agree). A linear
+    calibrator cannot otherwise weigh Tesseract's score differently when RapidOCR disagrees."""
+    disagree = row.get("cross_agreement", 1.0) < 0.5
+    row["cross_disagreement"] = 1.0 if disagree else 0.0
+    if not disagree:
+        row["cross_disagreement_logit"] = 0.0
+        row["cross_disagreement_other_logit"] = 0.0
+        row["cross_disagreement_similarity"] = 0.0
+        return
+    row["cross_disagreement_logit"] = _logit(row.get("word_confidence", 0.5))
+    row["cross_disagreement_other_logit"] = _logit(row.get("cross_word_confidence", 0.0))
+    row["cross_disagreement_similarity"] = row.get("cross_char_similarity", 0.0)
 
 
 # -- calibrators ----------------------------------------------------------------------
@@ -524,6 +552,7 @@ _BUNDLED = {
     "whisper-tiny.en+base": "whisper-tiny.en+base.json",
     "whisper-base": "whisper-base.json",
     "tesseract-eng": "tesseract-eng.json",
+    "tesseract-eng+rapidocr": "tesseract-eng+rapidocr.json",
 }
 
 
@@ -576,7 +605,9 @@ def default_calibrator(doc: Document) -> tuple[Calibrator, str]:
     A Whisper document cross-checked by a second model (`source.settings["cross_check_model"]`
     set and spans carrying `cross_agreement`) gets the calibrator fitted with those signals,
     `whisper-<model>+<second model>`, where one is bundled (`tiny.en+base`); otherwise the
-    plain one, and the note says the cross-check signals were not used.
+    plain one, and the note says the cross-check signals were not used. A Tesseract document
+    cross-checked by RapidOCR (`source.settings["cross_check"] == "rapidocr"`, spans carrying
+    `cross_checked`) gets `tesseract-eng+rapidocr`.
     """
     family = _family(doc)
     model = (doc.source.model or "").lower()
@@ -602,11 +633,18 @@ def default_calibrator(doc: Document) -> tuple[Calibrator, str]:
         return _bundled(f"whisper-{name}"), f"whisper-{name} (bundled)"
     if family == "tesseract":
         languages = model.replace("+", " ").split()
+        # Pages read a second time by RapidOCR carry its evidence (`cross_checked` on every
+        # OCR word): the calibrator fitted with those signals reads them.
+        second = doc.source.settings.get("cross_check") == "rapidocr" and any(
+            "cross_checked" in span.signals for span in doc.spans
+        )
+        name = "tesseract-eng+rapidocr" if second else "tesseract-eng"
+        how = "bundled, cross-checked by RapidOCR" if second else "bundled"
         if not model or languages == ["eng"]:
-            return _bundled("tesseract-eng"), "tesseract-eng (bundled)"
+            return _bundled(name), f"{name} ({how})"
         return (
-            _bundled("tesseract-eng"),
-            f"tesseract-eng (bundled; fallback: no calibrator for model {doc.source.model!r})",
+            _bundled(name),
+            f"{name} ({how}; fallback: no calibrator for model {doc.source.model!r})",
         )
     raise CalibrationError(
         f"{doc.source.path or 'document'}: no bundled calibrator for engine "
