@@ -1,7 +1,8 @@
 """Measures of how good a transcript and its confidences are, as small pure functions.
 
-Words are compared after `normalize_text` (case, punctuation, apostrophes, unicode forms and
-simple numbers folded), aligned to a reference by Levenshtein alignment. A hypothesis word is
+Words are compared after `normalize_text` (case, punctuation, apostrophes, unicode forms,
+numbers, contractions, British spellings, fillers and non-word tags folded, following Whisper's
+English text normaliser), aligned to a reference by Levenshtein alignment. A hypothesis word is
 *correct* when the alignment pairs it with an equal reference word. Confidence quality is
 judged by AUROC (how well confidence tells wrong words from right ones), expected calibration
 error, Brier score, and what a flagging threshold catches.
@@ -12,10 +13,11 @@ Spans whose text normalizes to nothing (punctuation only) are counted correct by
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +36,7 @@ __all__ = [
     "FlagReport",
     "align_words",
     "auroc",
+    "bootstrap_interval",
     "brier_score",
     "cer",
     "evaluate",
@@ -86,6 +89,12 @@ def _year_words(n: int) -> str:
     return _number_words(high) + " " + ("oh " + _ONES[low] if low < 10 else _number_words(low))
 
 
+def _digits(digits: str) -> re.Match[str]:
+    match = re.fullmatch(r"\d+", digits)
+    assert match is not None
+    return match
+
+
 def _spell_number(match: re.Match[str]) -> str:
     digits = match.group(0)
     if len(digits) > 9 or (len(digits) > 1 and digits.startswith("0")):
@@ -96,26 +105,89 @@ def _spell_number(match: re.Match[str]) -> str:
     return _number_words(value)
 
 
+# Not words: <cutoff-...>, <unk>, [laughter], (coughs). Whisper's normaliser drops them too.
+_TAGS = re.compile(r"<[^<>]*>|\[[^\[\]]*\]|\([^()]*\)")
+
+
+@functools.cache
+def _whisper_rules() -> tuple[re.Pattern[str], list[tuple[re.Pattern[str], str]], dict[str, str]]:
+    """Whisper's English normaliser data: fillers, contractions and titles, British spellings.
+
+    Taken from `whisper-normalizer` (OpenAI Whisper's `EnglishTextNormalizer`, MIT) so our
+    scores agree with the usual Whisper WER. Its number rule (spelled numbers to digits) works
+    across words and is left out: we spell digits out instead, which keeps each word's
+    normalisation local to the word, as labelling one span at a time needs.
+    """
+    from whisper_normalizer.english import EnglishSpellingNormalizer, EnglishTextNormalizer
+
+    english = EnglishTextNormalizer()
+    fillers = re.compile(english.ignore_patterns)
+    replacers = [(re.compile(pattern), value) for pattern, value in english.replacers.items()]
+    spelling = dict(EnglishSpellingNormalizer().mapping)
+    return fillers, replacers, spelling
+
+
+def _strip_marks(text: str) -> str:
+    """Drop diacritics (café -> cafe), as Whisper's normaliser does."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
+_ORDINAL_WORDS = {
+    **{"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth"},
+    **{"nine": "ninth", "twelve": "twelfth"},
+}
+_MONEY = re.compile(r"([$£€])\s*(\d+(?:\.\d+)?)")
+_CURRENCY = {"$": "dollars", "£": "pounds", "€": "euros"}
+_DECIMAL = re.compile(r"(?<=\d)\.(?=\d)")
+
+
+def _spell_ordinal(digits: str) -> str:
+    """ "21" (of "21st") -> "twenty first", "12" -> "twelfth"."""
+    words = _spell_number(_digits(digits)).split()
+    last = words[-1]
+    if last in _ORDINAL_WORDS:
+        last = _ORDINAL_WORDS[last]
+    elif last.endswith("y"):
+        last = last[:-1] + "ieth"
+    elif last.isalpha():
+        last += "th"
+    return " " + " ".join([*words[:-1], last]) + " "
+
+
 def normalize_words(text: str) -> list[str]:
     """The words of `text` after `normalize_text`, as a list."""
     return normalize_text(text).split()
 
 
 def normalize_text(text: str) -> str:
-    """Fold text for comparison: NFKC, lower case, no punctuation or apostrophes, numbers spelled.
+    """Fold text for comparison the way Whisper's English normaliser does, numbers spelled out.
 
-    "Don't pay $1,000 for Co-Trimoxazole!" -> "dont pay 1000 ..." becomes
-    "dont pay one thousand for co trimoxazole". Hyphens and slashes split words; `%` reads as
-    "percent"; integers are spelled out in words (four-digit numbers 1100-1999 as years), so a
-    transcript that writes digits and a reference that spells them out compare equal.
+    "Don't pay $1,000 for Co-Trimoxazole, Mr Grey [laughter] um!" becomes
+    "do not pay one thousand for co trimoxazole mister gray". Tags in <>, [] or () and the
+    fillers hmm/mm/mhm/mmm/uh/um go; contractions and titles expand (`won't` -> "will not",
+    `dr` -> "doctor"); British spellings become American; diacritics go; hyphens and slashes
+    split words; `%` reads as "percent"; integers are spelled out in words (four-digit numbers
+    1100-1999 as years), so a transcript that writes digits and a reference that spells them
+    out compare equal ("1470" and "fourteen seventy").
     """
+    fillers, replacers, spelling = _whisper_rules()
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
+    text = _TAGS.sub(" ", text)
+    text = fillers.sub(" ", text)
+    for pattern, value in replacers:
+        text = pattern.sub(value, text)
+    text = _strip_marks(text)
     text = text.replace("'", "").replace("%", " percent ").replace("&", " and ")
     text = _GROUPED_NUMBER.sub("", text)
+    text = _MONEY.sub(lambda m: f" {m.group(2)} {_CURRENCY[m.group(1)]} ", text)
+    text = _DECIMAL.sub(" point ", text)
+    text = _ORDINAL.sub(lambda m: _spell_ordinal(m.group(1)), text)
     text = _DASHES.sub(" ", text)
     text = _NON_WORD.sub(" ", text).replace("_", " ")
     text = re.sub(r"\d+", lambda m: " " + _spell_number(m) + " ", text)
-    return " ".join(text.split())
+    return " ".join(spelling.get(word, word) for word in text.split())
 
 
 def align_words(hyp_words: Sequence[str], ref_words: Sequence[str]) -> list[bool]:
@@ -224,6 +296,35 @@ def brier_score(confidences: Iterable[float], correct: Iterable[bool]) -> float:
     """Mean squared difference between confidence and the 0/1 outcome (lower is better)."""
     conf, right = _arrays(confidences, correct)
     return float(np.mean((conf - right) ** 2)) if conf.size else math.nan
+
+
+def bootstrap_interval(
+    groups: int,
+    statistic: Callable[[npt.NDArray[np.int64]], float],
+    *,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic` over `groups` resampled with replacement.
+
+    Words of one recording (or one sentence read under many noises) are not independent, so
+    the unit resampled is the group: `statistic` receives the indices of the groups drawn
+    (repeats included) and returns the figure for that sample. Draws where the figure is NaN
+    (say, AUROC with no wrong word) are left out; (NaN, NaN) when all are.
+    """
+    if groups <= 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    values = np.array(
+        [statistic(rng.integers(0, groups, groups)) for _ in range(resamples)], dtype=np.float64
+    )
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return math.nan, math.nan
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)
