@@ -110,21 +110,31 @@ _TAGS = re.compile(r"<[^<>]*>|\[[^\[\]]*\]|\([^()]*\)")
 
 
 @functools.cache
-def _whisper_rules() -> tuple[re.Pattern[str], list[tuple[re.Pattern[str], str]], dict[str, str]]:
+def _whisper_rules() -> tuple[
+    re.Pattern[str], list[tuple[re.Pattern[str], str]], dict[str, str], Callable[[str], str]
+]:
     """Whisper's English normaliser data: fillers, contractions and titles, British spellings.
 
     Taken from `whisper-normalizer` (OpenAI Whisper's `EnglishTextNormalizer`, MIT) so our
     scores agree with the usual Whisper WER. Its number rule (spelled numbers to digits) works
-    across words and is left out: we spell digits out instead, which keeps each word's
-    normalisation local to the word, as labelling one span at a time needs.
+    across words, so it runs only on whole texts (`numbers=True`); a transcript's words are
+    normalised one span at a time with digits spelled out, which keeps each word local.
     """
     from whisper_normalizer.english import EnglishSpellingNormalizer, EnglishTextNormalizer
 
     english = EnglishTextNormalizer()
     fillers = re.compile(english.ignore_patterns)
-    replacers = [(re.compile(pattern), value) for pattern, value in english.replacers.items()]
+    # Whisper reads every "'s" as "is", which turns possessives into an extra word wherever
+    # a reference writes "debtors' side" and the transcript "debtor's side": only pronouns.
+    replacers = [
+        (_PRONOUN_IS, r"\1 is") if pattern == r"'s\b" else (re.compile(pattern), value)
+        for pattern, value in english.replacers.items()
+    ]
     spelling = dict(EnglishSpellingNormalizer().mapping)
-    return fillers, replacers, spelling
+    return fillers, replacers, spelling, english.standardize_numbers
+
+
+_PRONOUN_IS = re.compile(r"\b(it|he|she|that|there|here|what|who|where|how)'s\b")
 
 
 def _strip_marks(text: str) -> str:
@@ -161,26 +171,40 @@ def normalize_words(text: str) -> list[str]:
     return normalize_text(text).split()
 
 
-def normalize_text(text: str) -> str:
+def normalize_text(text: str, *, numbers: bool = False) -> str:
     """Fold text for comparison the way Whisper's English normaliser does, numbers spelled out.
 
     "Don't pay $1,000 for Co-Trimoxazole, Mr Grey [laughter] um!" becomes
-    "do not pay one thousand for co trimoxazole mister gray". Tags in <>, [] or () and the
-    fillers hmm/mm/mhm/mmm/uh/um go; contractions and titles expand (`won't` -> "will not",
-    `dr` -> "doctor"); British spellings become American; diacritics go; hyphens and slashes
-    split words; `%` reads as "percent"; integers are spelled out in words (four-digit numbers
-    1100-1999 as years), so a transcript that writes digits and a reference that spells them
-    out compare equal ("1470" and "fourteen seventy").
+    "do not pay one thousand dollars for co trimoxazole mister gray". Tags in <>, [] or ()
+    and the fillers hmm/mm/mhm/mmm/uh/um go; contractions and titles expand (`won't` ->
+    "will not", `dr` -> "doctor"); British spellings become American; diacritics go; hyphens
+    and slashes split words; `%` reads as "percent"; integers are spelled out in words
+    (four-digit numbers 1100-1999 as years), so a transcript that writes digits and a
+    reference that spells them out compare equal ("1470" and "fourteen seventy").
+
+    `numbers=True` first reads spelled-out numbers as Whisper's normaliser does ("twelve
+    hundred", "one hundred and twenty", "ten pounds" -> 1200, 120, £10) before spelling
+    them out again, so every way of saying a number ends in one form. It looks across
+    words: use it on whole texts (references, WER), not on one word at a time.
     """
-    fillers, replacers, spelling = _whisper_rules()
+    fillers, replacers, spelling, standardize_numbers = _whisper_rules()
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
     text = _TAGS.sub(" ", text)
     text = fillers.sub(" ", text)
     for pattern, value in replacers:
         text = pattern.sub(value, text)
     text = _strip_marks(text)
-    text = text.replace("'", "").replace("%", " percent ").replace("&", " and ")
+    text = text.replace("'", "")
     text = _GROUPED_NUMBER.sub("", text)
+    if numbers:
+        text = re.sub(r"\.(?!\d)", " ", text)  # periods, except decimal points
+        text = _DASHES.sub(" ", text)
+        # Commas stay (Whisper's normaliser drops them): "ten, eleven" is two numbers, not
+        # 1011; only the comma after a scale word, as in "six thousand, four hundred", goes.
+        text = re.sub(r"\b(thousand|million|billion),", r"\1", text)
+        text = re.sub(r"[^\w\s.,%$£€]", " ", text)
+        text = standardize_numbers(text)
+    text = text.replace("%", " percent ").replace("&", " and ")
     text = _MONEY.sub(lambda m: f" {m.group(2)} {_CURRENCY[m.group(1)]} ", text)
     text = _DECIMAL.sub(" point ", text)
     text = _ORDINAL.sub(lambda m: _spell_ordinal(m.group(1)), text)
@@ -212,7 +236,7 @@ def label_spans(doc: Document, reference_text: str) -> list[bool]:
     """
     pieces = [normalize_words(span.text) for span in doc.spans]
     hyp = [word for words in pieces for word in words]
-    aligned = align_words(hyp, normalize_words(reference_text))
+    aligned = align_words(hyp, normalize_text(reference_text, numbers=True).split())
     labels: list[bool] = []
     position = 0
     for words in pieces:
@@ -229,8 +253,8 @@ def _distance(hyp: Sequence[str] | str, ref: Sequence[str] | str) -> int:
 
 def wer(hypothesis: str, reference: str) -> float:
     """Word error rate: word edits (after normalization) per reference word."""
-    ref = normalize_words(reference)
-    hyp = normalize_words(hypothesis)
+    ref = normalize_text(reference, numbers=True).split()
+    hyp = normalize_text(hypothesis, numbers=True).split()
     if not ref:
         return 0.0 if not hyp else float(len(hyp))
     return _distance(hyp, ref) / len(ref)
@@ -238,8 +262,8 @@ def wer(hypothesis: str, reference: str) -> float:
 
 def cer(hypothesis: str, reference: str) -> float:
     """Character error rate: character edits (after normalization) per reference character."""
-    ref = normalize_text(reference)
-    hyp = normalize_text(hypothesis)
+    ref = normalize_text(reference, numbers=True)
+    hyp = normalize_text(hypothesis, numbers=True)
     if not ref:
         return 0.0 if not hyp else float(len(hyp))
     return _distance(hyp, ref) / len(ref)
@@ -463,8 +487,8 @@ def evaluate(
     word_edits = ref_words = char_edits = ref_chars = documents = 0
     for doc, reference in docs_with_refs:
         documents += 1
-        ref_norm = normalize_text(reference)
-        hyp_norm = normalize_text(doc.text)
+        ref_norm = normalize_text(reference, numbers=True)
+        hyp_norm = normalize_text(doc.text, numbers=True)
         word_edits += _distance(hyp_norm.split(), ref_norm.split())
         ref_words += len(ref_norm.split())
         char_edits += _distance(hyp_norm, ref_norm)
