@@ -154,18 +154,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("keep the decoded corpus outside the repository")
     everything = items()
     print(f"{len(everything)} items", flush=True)
-    # Eval of every model first (the benchmark), then fit (the refit); reversed speech last,
-    # and only for the first model (the default one, whose hallucination marks it tests).
+    # The first (default) model entire first, its reversed speech included (the
+    # hallucination marks are tested on it); then the others, eval before fit.
     models = args.models.split(",")
-    for phase in ("eval", "fit", "reversed"):
-        for model in models[:1] if phase == "reversed" else models:
-            wanted = [
-                i
-                for i in everything
-                if (i.condition == "reversed") == (phase == "reversed")
-                and (phase == "reversed" or i.split == phase)
-            ]
+    reversed_speech = [i for i in everything if i.condition == "reversed"]
+    for model in models:
+        for split in ("eval", "fit"):
+            wanted = [i for i in everything if i.split == split and i.condition != "reversed"]
             decode_all(model, args.cache, args.workers, wanted)
+        if model == models[0]:
+            decode_all(model, args.cache, args.workers, reversed_speech)
     return 0
 
 

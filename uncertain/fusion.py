@@ -162,6 +162,14 @@ def span_signals(doc: Document) -> list[dict[str, float]]:
     `mean_token_logprob` (mean log of the token probabilities), and for the main per-word
     score (`word_probability` or `word_confidence`) `context_min_<name>`, the lower of the
     neighbouring spans' values (spans next to an error are often wrong too).
+
+    Speech spans (those with `word_probability`) also get: `prev_word_probability` and
+    `next_word_probability` (the word's own value at a segment's edge), `segment_min_word_
+    probability` and `segment_mean_word_probability` over the span's Whisper segment,
+    `seconds_per_char` (`word_duration` per word character: words said too fast or too slow
+    for their spelling are often misheard), `tokens_per_char` (rare words split into many
+    tokens), `first_token_probability`, and with a cross-check `context_cross_agreement`
+    (the lower of the neighbours' `cross_agreement`).
     """
     rows: list[dict[str, float]] = []
     for span in doc.spans:
@@ -192,7 +200,57 @@ def span_signals(doc: Document) -> list[dict[str, float]]:
                 if v is not None
             ]
             row[f"context_min_{name}"] = min(neighbours) if neighbours else cast(float, values[i])
+    _speech_signals(doc, rows)
     return rows
+
+
+def _speech_signals(doc: Document, rows: list[dict[str, float]]) -> None:
+    """The derived speech signals of `span_signals`, added in place."""
+    if not any("word_probability" in row for row in rows):
+        return
+    positions = {span.id: i for i, span in enumerate(doc.spans)}
+    segment_of = [-1] * len(rows)
+    for number, block in enumerate(doc.blocks):
+        for span_id in block.span_ids:
+            if span_id in positions:
+                segment_of[positions[span_id]] = number
+    members: dict[int, list[int]] = {}
+    for i, number in enumerate(segment_of):
+        members.setdefault(number if number >= 0 else -1 - i, []).append(i)
+    for indices in members.values():
+        values = [rows[i].get("word_probability") for i in indices]
+        known = [v for v in values if v is not None]
+        if not known:
+            continue
+        low, mean = min(known), float(np.mean(known))
+        for k, i in enumerate(indices):
+            row = rows[i]
+            own = values[k]
+            if own is None:
+                continue
+            before = values[k - 1] if k else None
+            after = values[k + 1] if k + 1 < len(values) else None
+            row["prev_word_probability"] = own if before is None else before
+            row["next_word_probability"] = own if after is None else after
+            row["segment_min_word_probability"] = low
+            row["segment_mean_word_probability"] = mean
+    cross = [row.get("cross_agreement") for row in rows]
+    for i, (span, row) in enumerate(zip(doc.spans, rows, strict=True)):
+        if "word_probability" not in row:
+            continue
+        chars = max(row["n_chars"], 1.0)
+        if "word_duration" in row:
+            row["seconds_per_char"] = row["word_duration"] / chars
+        row["tokens_per_char"] = row["n_tokens"] / chars
+        if span.tokens:
+            row["first_token_probability"] = span.tokens[0].probability
+        if cross[i] is not None:
+            around = [
+                v
+                for v in (cross[i - 1] if i else None, cross[i + 1] if i + 1 < len(cross) else None)
+                if v is not None
+            ]
+            row["context_cross_agreement"] = min(around) if around else cast(float, cross[i])
 
 
 # -- calibrators ----------------------------------------------------------------------
