@@ -202,9 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recall", type=float, default=0.8)
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--hallucination", action="store_true", help="tune that rule instead")
+    parser.add_argument("--transfer", action="store_true", help="calibrators across models")
     args = parser.parse_args(argv)
     if args.hallucination:
         hallucination_grid(args.cache)
+        return 0
+    if args.transfer:
+        transfer(args.cache)
         return 0
     chosen = dict(c.split("=", 1) for c in args.choose.split(";") if c)
     for model in args.only.split(","):
@@ -318,6 +322,35 @@ def hallucination_grid(cache: Path) -> None:
                 )
 
             print(f"  {f'or seg mean wp<{mean} & avg_logprob<{logprob}':44s} {shares(rule2)}")
+
+
+def transfer(cache: Path) -> None:
+    """Each candidate fitted on one model's fit words, applied to the other model's."""
+    data = {}
+    for model in ("tiny.en", "base"):
+        pairs = fit_pairs(model, cache)
+        if not pairs:
+            print(f"{model}: nothing decoded yet")
+            return
+        data[model] = labelled(pairs)
+    ece = expected_calibration_error
+    print("\ntransfer: fitted on one model's fit split, scored on the other's (AUROC / ECE)")
+    for source, target in (("tiny.en", "base"), ("base", "tiny.en")):
+        rows, labels, _, _ = data[source]
+        t_rows, t_labels, _, t_conditions = data[target]
+        raw = np.array([r.get("word_probability", 0.0) for r in t_rows])
+        print(f"  {source} -> {target}: raw {auroc(raw, t_labels):.3f} / {ece(raw, t_labels):.3f}")
+        for name, features in CANDIDATES.items():
+            calibrator = make(features)
+            calibrator.fit(rows, labels)
+            p = calibrator.predict(t_rows)
+            print(
+                f"    {name:30s} {auroc(p, t_labels):.3f} / {ece(p, t_labels):.3f}  "
+                + "  ".join(
+                    f"{c} {ece(p[t_conditions == c], t_labels[t_conditions == c]):.3f}"
+                    for c in sorted(set(t_conditions.tolist()))
+                )
+            )
 
 
 if __name__ == "__main__":

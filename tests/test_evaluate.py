@@ -74,6 +74,7 @@ def test_normalize_text(raw: str, expected: str) -> None:
         ("£10 each", "ten pounds each"),
         ("on the 27th", "on the twenty-seventh"),
         ("10, 11, and 13 years", "ten, eleven, and thirteen years"),
+        ("the MFA aligner", "the m f a hm aligner"),
     ],
 )
 def test_whole_text_numbers_compare_equal_either_way(written: str, spoken: str) -> None:

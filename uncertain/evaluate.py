@@ -123,7 +123,8 @@ def _whisper_rules() -> tuple[
     from whisper_normalizer.english import EnglishSpellingNormalizer, EnglishTextNormalizer
 
     english = EnglishTextNormalizer()
-    fillers = re.compile(english.ignore_patterns)
+    # Whisper's fillers, and a few more spelled in spontaneous-speech references.
+    fillers = re.compile(english.ignore_patterns.replace("|um)", "|um|hm|er|erm|uhm)"))
     # Whisper reads every "'s" as "is", which turns possessives into an extra word wherever
     # a reference writes "debtors' side" and the transcript "debtor's side": only pronouns.
     replacers = [
@@ -176,7 +177,7 @@ def normalize_text(text: str, *, numbers: bool = False) -> str:
 
     "Don't pay $1,000 for Co-Trimoxazole, Mr Grey [laughter] um!" becomes
     "do not pay one thousand dollars for co trimoxazole mister gray". Tags in <>, [] or ()
-    and the fillers hmm/mm/mhm/mmm/uh/um go; contractions and titles expand (`won't` ->
+    and the fillers hmm/mm/mhm/mmm/uh/um (and hm/er/erm/uhm) go; contractions and titles expand (`won't` ->
     "will not", `dr` -> "doctor"); British spellings become American; diacritics go; hyphens
     and slashes split words; `%` reads as "percent"; integers are spelled out in words
     (four-digit numbers 1100-1999 as years), so a transcript that writes digits and a
@@ -184,8 +185,9 @@ def normalize_text(text: str, *, numbers: bool = False) -> str:
 
     `numbers=True` first reads spelled-out numbers as Whisper's normaliser does ("twelve
     hundred", "one hundred and twenty", "ten pounds" -> 1200, 120, £10) before spelling
-    them out again, so every way of saying a number ends in one form. It looks across
-    words: use it on whole texts (references, WER), not on one word at a time.
+    them out again, so every way of saying a number ends in one form, and joins spelled-out
+    letters ("m f a" -> "mfa"). It looks across words: use it on whole texts (references,
+    WER), not on one word at a time.
     """
     fillers, replacers, spelling, standardize_numbers = _whisper_rules()
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
@@ -211,7 +213,13 @@ def normalize_text(text: str, *, numbers: bool = False) -> str:
     text = _DASHES.sub(" ", text)
     text = _NON_WORD.sub(" ", text).replace("_", " ")
     text = re.sub(r"\d+", lambda m: " " + _spell_number(m) + " ", text)
+    if numbers:
+        # Spelled-out letters ("m f a") read as the abbreviation a transcript writes ("MFA").
+        text = _LETTERS.sub(lambda m: " " + m.group(0).replace(" ", "") + " ", text)
     return " ".join(spelling.get(word, word) for word in text.split())
+
+
+_LETTERS = re.compile(r"(?<!\S)(?:[b-hj-z] (?:[a-z] )*[a-z]|[a-z] (?:[a-z] )*[b-hj-z])(?!\S)")
 
 
 def align_words(hyp_words: Sequence[str], ref_words: Sequence[str]) -> list[bool]:
