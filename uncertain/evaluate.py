@@ -179,9 +179,10 @@ def normalize_text(text: str, *, numbers: bool = False) -> str:
     "do not pay one thousand dollars for co trimoxazole mister gray". Tags in <>, [] or ()
     and the fillers hmm/mm/mhm/mmm/uh/um (and hm/er/erm/uhm) go; contractions and titles
     expand (`won't` -> "will not", `dr` -> "doctor"); British spellings become American;
-    diacritics go; hyphens and slashes split words; `%` reads as "percent"; integers are spelled out in words
-    (four-digit numbers 1100-1999 as years), so a transcript that writes digits and a
-    reference that spells them out compare equal ("1470" and "fourteen seventy").
+    diacritics go; hyphens and slashes split words; `%` reads as "percent"; integers are
+    spelled out in words (four-digit numbers 1100-1999 as years), so a transcript that
+    writes digits and a reference that spells them out compare equal ("1470" and "fourteen
+    seventy").
 
     `numbers=True` first reads spelled-out numbers as Whisper's normaliser does ("twelve
     hundred", "one hundred and twenty", "ten pounds" -> 1200, 120, £10) before spelling
