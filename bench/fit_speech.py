@@ -82,6 +82,18 @@ CANDIDATES: dict[str, list[Feature] | None] = {
     "logistic: 4 + acoustic": BASE_SET + ACOUSTIC,
     "logistic: 4 + lexical": BASE_SET + LEXICAL,
     "logistic: all": BASE_SET + NEIGHBOURS + SEGMENT + ACOUSTIC + LEXICAL,
+    "logistic: 4 + lexical + acoustic": BASE_SET + LEXICAL + ACOUSTIC,
+    "logistic: 4 + lexical + neighbours": BASE_SET + LEXICAL + NEIGHBOURS,
+    "logistic: all + position": BASE_SET
+    + NEIGHBOURS
+    + SEGMENT
+    + ACOUSTIC
+    + LEXICAL
+    + [
+        Feature("position_in_segment", "raw", default=0.5),
+        Feature("segment_words_per_second", "log", default=2.5),
+        Feature("temperature", "raw", default=0.0),
+    ],
 }
 CROSS_CANDIDATES: dict[str, list[Feature] | None] = {
     "logistic: shipped 4 + cross 2": [*BASE_SET, *CROSS[:2]],
@@ -173,6 +185,15 @@ def report(
         m = conditions == condition
         parts.append(
             f"{condition} {fold_auroc(p[m], labels[m], fold[m]):.3f}/{ece(p[m], labels[m]):.3f}"
+        )
+    clean = conditions == "clean"
+    if clean.any() and (~labels[clean]).any():
+        pc, wrong = p[clean], ~labels[clean]
+        cut = np.quantile(pc[wrong], 0.8)  # marks 80% of the wrong clean words
+        budget = np.quantile(pc, min(1.0, 2 * wrong.mean()))  # marks 2x the error rate
+        parts.append(
+            f"| clean: 80% recall marks {(pc <= cut).mean():.1%}; "
+            f"2x error rate catches {(pc[wrong] <= budget).mean():.0%}"
         )
     return f"  {name:30s} " + "  ".join(parts)
 
