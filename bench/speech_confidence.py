@@ -339,6 +339,21 @@ def main(argv: list[str] | None = None) -> int:
             print("   " + "  ".join(f"{n} {_fmt(n, figures[n])}" for n in names[5:8]))
             print("   peers: " + "  ".join(f"{n} {_fmt(n, figures[n])}" for n in names[8:]))
             print("   targets: " + "; ".join(targets_of(condition, system, figures)))
+    print("\n== trading marks for recall (tiny.en): fuse(doc, threshold=t) marks words below t")
+    for condition in ("clean", "noisy"):
+        whole = Pool([recording(i, d) for i, d in fused["tiny.en"] if i.condition == condition])
+        data = whole.take()
+        if not data["right"].size:
+            continue
+        wrong = ~data["right"]
+        cells = []
+        for cut in (0.5, 0.7, 0.8, 0.9, 0.95, 0.97):
+            low = (data["confidence"] < cut) | data["hallucination"]
+            cells.append(
+                f"t={cut}: marks {low.mean():.0%}, catches {low[wrong].mean():.0%}, "
+                f"silent {(wrong & ~low).mean() * 100:.1f}/100"
+            )
+        print(f"   {condition}: " + "; ".join(cells))
     print("\n== hallucination marks (possible_hallucination)")
     for system in ("tiny.en",):
         pairs = fused[system]
