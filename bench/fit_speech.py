@@ -224,12 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--hallucination", action="store_true", help="tune that rule instead")
     parser.add_argument("--transfer", action="store_true", help="calibrators across models")
+    parser.add_argument("--fallback", default="", help="with --transfer --write: the candidate")
     args = parser.parse_args(argv)
     if args.hallucination:
         hallucination_grid(args.cache)
         return 0
     if args.transfer:
-        transfer(args.cache)
+        transfer(args.cache, args.fallback, args.write)
         return 0
     chosen = dict(c.split("=", 1) for c in args.choose.split(";") if c)
     for model in args.only.split(","):
@@ -345,8 +346,13 @@ def hallucination_grid(cache: Path) -> None:
             print(f"  {f'or seg mean wp<{mean} & avg_logprob<{logprob}':44s} {shares(rule2)}")
 
 
-def transfer(cache: Path) -> None:
-    """Each candidate fitted on one model's fit words, applied to the other model's."""
+def transfer(cache: Path, fallback: str = "", write: bool = False) -> None:
+    """Each candidate fitted on one model's fit words, applied to the other model's.
+
+    With `fallback` (a candidate name) and `write`, that candidate is fitted on both models'
+    words pooled and written as uncertain/calibration/whisper-fallback.json: the calibrator
+    for Whisper models without their own (large-v3, turbo, distil-*).
+    """
     data = {}
     for model in ("tiny.en", "base"):
         pairs = fit_pairs(model, cache)
@@ -355,6 +361,7 @@ def transfer(cache: Path) -> None:
             return
         data[model] = labelled(pairs)
     ece = expected_calibration_error
+    summary: dict[str, list[tuple[float, float]]] = {}
     print("\ntransfer: fitted on one model's fit split, scored on the other's (AUROC / ECE)")
     for source, target in (("tiny.en", "base"), ("base", "tiny.en")):
         rows, labels, _, _ = data[source]
@@ -365,6 +372,7 @@ def transfer(cache: Path) -> None:
             calibrator = make(features)
             calibrator.fit(rows, labels)
             p = calibrator.predict(t_rows)
+            summary.setdefault(name, []).append((auroc(p, t_labels), ece(p, t_labels)))
             print(
                 f"    {name:30s} {auroc(p, t_labels):.3f} / {ece(p, t_labels):.3f}  "
                 + "  ".join(
@@ -372,6 +380,37 @@ def transfer(cache: Path) -> None:
                     for c in sorted(set(t_conditions.tolist()))
                 )
             )
+    print("  mean over both directions (AUROC / ECE):")
+    for name, values in summary.items():
+        print(
+            f"    {name:30s} {np.mean([a for a, _ in values]):.3f} / "
+            f"{np.mean([e for _, e in values]):.3f}"
+        )
+    if not (fallback and write):
+        return
+    rows = data["tiny.en"][0] + data["base"][0]
+    labels = np.concatenate([data["tiny.en"][1], data["base"][1]])
+    conditions = np.concatenate([data["tiny.en"][3], data["base"][3]])
+    a, e = np.mean(summary[fallback], axis=0)
+    calibrator = make(
+        CANDIDATES[fallback],
+        name="whisper-fallback",
+        engine="faster-whisper",
+        model="any Whisper model without its own calibrator",
+        corpus=(
+            f"the tiny.en and base readings of ../shared/corpus/speech/fit + "
+            f"../shared/realdata/audio/fit pooled: {len(rows)} words, "
+            f"{int((~labels).sum())} wrong"
+        ),
+        choice=(
+            f"{fallback}: best transfer between tiny.en and base (fitted on one, scored on "
+            f"the other, both directions: mean AUROC {a:.3f}, ECE {e:.3f}; bench/fit_speech.py "
+            "--transfer), then fitted on both"
+        ),
+    )
+    calibrator.fit(rows, labels)
+    calibrator.threshold = threshold_for(calibrator.predict(rows), labels, conditions, 0.8)
+    print(f"  wrote {calibrator.save(OUT / 'whisper-fallback.json')}")
 
 
 if __name__ == "__main__":

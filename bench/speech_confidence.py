@@ -306,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--calibration", type=Path, default=None, help="a folder of calibrator JSON files to use"
     )
+    parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = parser.parse_args(argv)
     fused = systems(args.split, args.cache, args.calibration)
     names = [
@@ -327,6 +328,12 @@ def main(argv: list[str] | None = None) -> int:
         "(NOIZEUS: sentences). raw = word_probability (faster-whisper, openai-whisper, "
         "stable-ts); wts = whisper-timestamped's geometric mean of token probabilities."
     )
+    table = [
+        "| condition | model | words | wrong | WER | AUROC [95% CI] | AUROC raw / wts "
+        "| ECE [95% CI] | ECE raw | words marked | errors marked | silent errors / 100 words "
+        "| targets |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for condition in CONDITIONS:
         for system, pairs in fused.items():
             recs = [recording(i, d) for i, d in pairs if i.condition == condition]
@@ -339,6 +346,18 @@ def main(argv: list[str] | None = None) -> int:
             print("   " + "  ".join(f"{n} {_fmt(n, figures[n])}" for n in names[5:8]))
             print("   peers: " + "  ".join(f"{n} {_fmt(n, figures[n])}" for n in names[8:]))
             print("   targets: " + "; ".join(targets_of(condition, system, figures)))
+            table.append(
+                f"| {condition} | {system} | {_fmt('words', figures['words'])} "
+                f"| {figures['wrong'][0]:.1%} | {figures['WER'][0]:.3f} "
+                f"| {_fmt('AUROC', figures['AUROC'])} | {figures['AUROC raw'][0]:.3f} / "
+                f"{figures['AUROC wts'][0]:.3f} | {_fmt('ECE', figures['ECE'])} "
+                f"| {figures['ECE raw'][0]:.3f} | {_fmt('marked', figures['marked'])} "
+                f"| {_fmt('errors marked', figures['errors marked'])} "
+                f"| {_fmt('silent/100', figures['silent/100'])} "
+                f"| {'; '.join(targets_of(condition, system, figures))} |"
+            )
+    if args.markdown:
+        print("\n" + "\n".join(table))
     print("\n== trading marks for recall (tiny.en): fuse(doc, threshold=t) marks words below t")
     for condition in ("clean", "noisy"):
         whole = Pool([recording(i, d) for i, d in fused["tiny.en"] if i.condition == condition])
