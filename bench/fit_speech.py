@@ -41,6 +41,7 @@ from uncertain.fusion import (
 )
 
 OUT = Path(__file__).resolve().parent.parent / "uncertain" / "calibration"
+TINY_AS_IS = "tiny.en's calibrator as it is"
 
 WP = Feature("word_probability", "logit", default=0.5)
 BASE_SET = [
@@ -254,6 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, features in candidates.items():
             oof[name] = out_of_fold(features, rows, labels, fold)
             print(report(name, oof[name], labels, conditions, fold))
+        fixed: dict[str, Calibrator] = {}
+        if model == "base":
+            # Another model's calibrator as it is: fitted on no base word at all.
+            fixed[TINY_AS_IS] = Calibrator.load(OUT / "whisper-tiny.en.json")
+            oof[TINY_AS_IS] = fixed[TINY_AS_IS].predict(rows)
+            print(report(TINY_AS_IS, oof[TINY_AS_IS], labels, conditions, fold))
         pick = chosen.get(model)
         if pick is None:
             continue
@@ -287,8 +294,12 @@ def main(argv: list[str] | None = None) -> int:
         }
         if "+" in model:
             meta["cross_check_model"] = model.split("+")[1]
-        calibrator = make(candidates[pick], **meta)
-        calibrator.fit(rows, labels)
+        if pick in fixed:
+            calibrator = fixed[pick]
+            calibrator.metadata = {**meta, "corpus": calibrator.metadata.get("corpus", "")}
+        else:
+            calibrator = make(candidates[pick], **meta)
+            calibrator.fit(rows, labels)
         calibrator.threshold = threshold
         path = calibrator.save(OUT / f"whisper-{model}.json")
         print(f"  wrote {path}")

@@ -158,19 +158,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("keep the decoded corpus outside the repository")
     everything = items()
     print(f"{len(everything)} items", flush=True)
-    # Every model's eval recordings first (the benchmark), then reversed eval speech for the
-    # first (default) model, whose hallucination marks it tests; then the fit recordings (of
-    # the other models every `--thin`-th: on 2 shared cores base's full fit split takes
-    # hours), then reversed fit speech.
+    # Every model's eval recordings first (the benchmark), then the fit recordings (of the
+    # other models every `--thin`-th: on 2 shared cores base's full fit split takes hours),
+    # then reversed speech for the first (default) model, whose hallucination marks it tests.
     models = args.models.split(",")
     plain = [i for i in everything if i.condition != "reversed"]
     backwards = [i for i in everything if i.condition == "reversed"]
     for model in models:
         decode_all(model, args.cache, args.workers, [i for i in plain if i.split == "eval"])
-    decode_all(models[0], args.cache, args.workers, [i for i in backwards if i.split == "eval"])
     for number, model in enumerate(models):
         fit = [i for i in plain if i.split == "fit"]
         decode_all(model, args.cache, args.workers, fit if number == 0 else fit[:: args.thin])
+    decode_all(models[0], args.cache, args.workers, [i for i in backwards if i.split == "eval"])
     decode_all(models[0], args.cache, args.workers, [i for i in backwards if i.split == "fit"])
     return 0
 
