@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from uncertain.document import Document, Mark, Span
@@ -40,7 +41,7 @@ def make_doc(words: list[str], confidences: list[float] | None = None) -> Docume
     ("raw", "expected"),
     [
         ("Hello, World!", "hello world"),
-        ("Don’t STOP", "dont stop"),
+        ("Don’t STOP", "do not stop"),
         ("ﬁne", "fine"),  # NFKC folds the ligature
         ("co-trimoxazole 500mg", "co trimoxazole five hundred mg"),
         ("1,000 and 25%", "one thousand and twenty five percent"),
@@ -48,10 +49,62 @@ def make_doc(words: list[str], confidences: list[float] | None = None) -> Docume
         ("in 1905", "in nineteen oh five"),
         ("code 007", "code zero zero seven"),
         ("...", ""),
+        # Whisper's English normaliser: tags, fillers, contractions, titles, spelling.
+        ("so <cutoff-montreal> uh this is [laughter] it <unk>", "so this is it"),
+        ("um we're gonna", "we are going to"),
+        ("Mr. Grey's colour", "mister grays color"),  # only pronouns' 's reads "is"
+        ("it's grey", "it is gray"),
+        ("a naïve café", "a naive cafe"),
+        # Numbers written either way compare equal.
+        ("fourteen seventy", normalize_text("1470")),
+        ("the 21st and 12th", "the twenty first and twelfth"),
+        ("$5 or 3.5%", "five dollars or three point five percent"),
     ],
 )
 def test_normalize_text(raw: str, expected: str) -> None:
     assert normalize_text(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "spoken"),
+    [
+        ("1200 prisoners", "twelve hundred prisoners"),
+        ("in 1803 it rose to 710", "in eighteen oh three it rose to seven hundred ten"),
+        ("6,439 persons", "six thousand, four hundred thirty-nine persons"),
+        ("£10 each", "ten pounds each"),
+        ("on the 27th", "on the twenty-seventh"),
+        ("10, 11, and 13 years", "ten, eleven, and thirteen years"),
+        ("the MFA aligner", "the m f a hm aligner"),
+    ],
+)
+def test_whole_text_numbers_compare_equal_either_way(written: str, spoken: str) -> None:
+    assert normalize_text(written, numbers=True) == normalize_text(spoken, numbers=True)
+    assert wer(written, spoken) == 0.0
+    assert all(label_spans(make_doc(written.split()), spoken))
+
+
+def test_label_spans_does_not_invent_errors_from_writing_conventions() -> None:
+    hyp = make_doc(
+        [
+            "I'm",
+            "gonna",
+            "meet",
+            "Mr.",
+            "Smith",
+            "on",
+            "the",
+            "21st",
+            "in",
+            "1470,",
+            "the",
+            "colour-blind",
+            "one.",
+        ]
+    )
+    ref = "i am <cutoff-x> going to meet mister smith on the twenty first [laughter] um in "
+    ref += "fourteen seventy the color blind one"
+    assert label_spans(hyp, ref) == [True] * len(hyp.spans)
+    assert wer(hyp.text, ref) == 0.0
 
 
 def test_align_words_labels_each_hypothesis_word() -> None:
@@ -141,3 +194,19 @@ def test_reliability_diagram_writes_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     path = reliability_diagram([0.1, 0.6, 0.9, 0.95], [False, True, True, True], tmp_path / "r.png")
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_bootstrap_interval_resamples_groups_not_items() -> None:
+    from uncertain.evaluate import bootstrap_interval
+
+    # Two groups: one all right, one all wrong. Resampling groups gives accuracies 0, 0.5, 1.
+    right = [np.ones(50), np.zeros(50)]
+
+    def accuracy(drawn: np.ndarray) -> float:
+        return float(np.concatenate([right[g] for g in drawn]).mean())
+
+    low, high = bootstrap_interval(2, accuracy, resamples=400, seed=1)
+    assert low == 0.0 and high == 1.0  # word-level resampling would give about 0.4-0.6
+    assert all(math.isnan(v) for v in bootstrap_interval(0, accuracy))
+    same = bootstrap_interval(3, lambda d: 0.25, resamples=50)
+    assert same == (0.25, 0.25)

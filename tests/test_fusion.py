@@ -269,6 +269,25 @@ def test_span_signals_derives_context() -> None:
     assert "n_chars" not in doc.spans[0].signals  # derived signals are not written back
 
 
+def test_span_signals_derives_speech_evidence_per_segment() -> None:
+    doc = asr_doc([("one", 0.9), ("two", 0.3), ("three", 0.6), ("four", 0.8)])
+    spans = [
+        s.model_copy(update={"signals": {**s.signals, "word_duration": 0.6}}) for s in doc.spans
+    ]
+    blocks = [Block(kind="segment", span_ids=[0, 1]), Block(kind="segment", span_ids=[2, 3])]
+    rows = span_signals(doc.model_copy(update={"spans": spans, "blocks": blocks}))
+    # Neighbours and segment figures stay inside the Whisper segment.
+    assert rows[1]["prev_word_probability"] == pytest.approx(0.9)
+    assert rows[1]["next_word_probability"] == pytest.approx(0.3)  # its own at the edge
+    assert rows[2]["prev_word_probability"] == pytest.approx(0.6)
+    assert rows[0]["segment_min_word_probability"] == pytest.approx(0.3)
+    assert rows[3]["segment_mean_word_probability"] == pytest.approx(0.7)
+    assert rows[2]["seconds_per_char"] == pytest.approx(0.6 / 5)
+    assert "context_cross_agreement" not in rows[0]
+    crossed = _cross_checked(doc, "base", agree=0.0)
+    assert span_signals(crossed)[1]["context_cross_agreement"] == 0.0
+
+
 def test_default_calibrator_lookup_and_fallback() -> None:
     doc = asr_doc([("a", 0.9)])
     _, note = default_calibrator(doc)

@@ -1,7 +1,8 @@
 """Measures of how good a transcript and its confidences are, as small pure functions.
 
-Words are compared after `normalize_text` (case, punctuation, apostrophes, unicode forms and
-simple numbers folded), aligned to a reference by Levenshtein alignment. A hypothesis word is
+Words are compared after `normalize_text` (case, punctuation, apostrophes, unicode forms,
+numbers, contractions, British spellings, fillers and non-word tags folded, following Whisper's
+English text normaliser), aligned to a reference by Levenshtein alignment. A hypothesis word is
 *correct* when the alignment pairs it with an equal reference word. Confidence quality is
 judged by AUROC (how well confidence tells wrong words from right ones), expected calibration
 error, Brier score, and what a flagging threshold catches.
@@ -12,10 +13,11 @@ Spans whose text normalizes to nothing (punctuation only) are counted correct by
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +38,7 @@ __all__ = [
     "FlagReport",
     "align_words",
     "auroc",
+    "bootstrap_interval",
     "brier_score",
     "cer",
     "evaluate",
@@ -93,6 +96,12 @@ def _year_words(n: int) -> str:
     return _number_words(high) + " " + ("oh " + _ONES[low] if low < 10 else _number_words(low))
 
 
+def _digits(digits: str) -> re.Match[str]:
+    match = re.fullmatch(r"\d+", digits)
+    assert match is not None
+    return match
+
+
 def _spell_number(match: re.Match[str]) -> str:
     digits = match.group(0)
     if len(digits) > 9 or (len(digits) > 1 and digits.startswith("0")):
@@ -103,26 +112,122 @@ def _spell_number(match: re.Match[str]) -> str:
     return _number_words(value)
 
 
+# Not words: <cutoff-...>, <unk>, [laughter], (coughs). Whisper's normaliser drops them too.
+_TAGS = re.compile(r"<[^<>]*>|\[[^\[\]]*\]|\([^()]*\)")
+
+
+@functools.cache
+def _whisper_rules() -> tuple[
+    re.Pattern[str], list[tuple[re.Pattern[str], str]], dict[str, str], Callable[[str], str]
+]:
+    """Whisper's English normaliser data: fillers, contractions and titles, British spellings.
+
+    Taken from `whisper-normalizer` (OpenAI Whisper's `EnglishTextNormalizer`, MIT) so our
+    scores agree with the usual Whisper WER. Its number rule (spelled numbers to digits) works
+    across words, so it runs only on whole texts (`numbers=True`); a transcript's words are
+    normalised one span at a time with digits spelled out, which keeps each word local.
+    """
+    from whisper_normalizer.english import EnglishSpellingNormalizer, EnglishTextNormalizer
+
+    english = EnglishTextNormalizer()
+    # Whisper's fillers, and a few more spelled in spontaneous-speech references.
+    fillers = re.compile(english.ignore_patterns.replace("|um)", "|um|hm|er|erm|uhm)"))
+    # Whisper reads every "'s" as "is", which turns possessives into an extra word wherever
+    # a reference writes "debtors' side" and the transcript "debtor's side": only pronouns.
+    replacers = [
+        (_PRONOUN_IS, r"\1 is") if pattern == r"'s\b" else (re.compile(pattern), value)
+        for pattern, value in english.replacers.items()
+    ]
+    spelling = dict(EnglishSpellingNormalizer().mapping)
+    return fillers, replacers, spelling, english.standardize_numbers
+
+
+_PRONOUN_IS = re.compile(r"\b(it|he|she|that|there|here|what|who|where|how)'s\b")
+
+
+def _strip_marks(text: str) -> str:
+    """Drop diacritics (café -> cafe), as Whisper's normaliser does."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
+_ORDINAL_WORDS = {
+    **{"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth"},
+    **{"nine": "ninth", "twelve": "twelfth"},
+}
+_MONEY = re.compile(r"([$£€])\s*(\d+(?:\.\d+)?)")
+_CURRENCY = {"$": "dollars", "£": "pounds", "€": "euros"}
+_DECIMAL = re.compile(r"(?<=\d)\.(?=\d)")
+
+
+def _spell_ordinal(digits: str) -> str:
+    """ "21" (of "21st") -> "twenty first", "12" -> "twelfth"."""
+    words = _spell_number(_digits(digits)).split()
+    last = words[-1]
+    if last in _ORDINAL_WORDS:
+        last = _ORDINAL_WORDS[last]
+    elif last.endswith("y"):
+        last = last[:-1] + "ieth"
+    elif last.isalpha():
+        last += "th"
+    return " " + " ".join([*words[:-1], last]) + " "
+
+
 def normalize_words(text: str) -> list[str]:
     """The words of `text` after `normalize_text`, as a list."""
     return normalize_text(text).split()
 
 
-def normalize_text(text: str) -> str:
-    """Fold text for comparison: NFKC, lower case, no punctuation or apostrophes, numbers spelled.
+def normalize_text(text: str, *, numbers: bool = False) -> str:
+    """Fold text for comparison the way Whisper's English normaliser does, numbers spelled out.
 
-    "Don't pay $1,000 for Co-Trimoxazole!" -> "dont pay 1000 ..." becomes
-    "dont pay one thousand for co trimoxazole". Hyphens and slashes split words; `%` reads as
-    "percent"; integers are spelled out in words (four-digit numbers 1100-1999 as years), so a
-    transcript that writes digits and a reference that spells them out compare equal.
+    "Don't pay $1,000 for Co-Trimoxazole, Mr Grey [laughter] um!" becomes
+    "do not pay one thousand dollars for co trimoxazole mister gray". Tags in <>, [] or ()
+    and the fillers hmm/mm/mhm/mmm/uh/um (and hm/er/erm/uhm) go; contractions and titles
+    expand (`won't` -> "will not", `dr` -> "doctor"); British spellings become American;
+    diacritics go; hyphens and slashes split words; `%` reads as "percent"; integers are
+    spelled out in words (four-digit numbers 1100-1999 as years), so a transcript that
+    writes digits and a reference that spells them out compare equal ("1470" and "fourteen
+    seventy").
+
+    `numbers=True` first reads spelled-out numbers as Whisper's normaliser does ("twelve
+    hundred", "one hundred and twenty", "ten pounds" -> 1200, 120, £10) before spelling
+    them out again, so every way of saying a number ends in one form, and joins spelled-out
+    letters ("m f a" -> "mfa"). It looks across words: use it on whole texts (references,
+    WER), not on one word at a time.
     """
+    fillers, replacers, spelling, standardize_numbers = _whisper_rules()
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
-    text = text.replace("'", "").replace("%", " percent ").replace("&", " and ")
+    text = _TAGS.sub(" ", text)
+    text = fillers.sub(" ", text)
+    for pattern, value in replacers:
+        text = pattern.sub(value, text)
+    text = _strip_marks(text)
+    text = text.replace("'", "")
     text = _GROUPED_NUMBER.sub("", text)
+    if numbers:
+        text = re.sub(r"\.(?!\d)", " ", text)  # periods, except decimal points
+        text = _DASHES.sub(" ", text)
+        # Commas stay (Whisper's normaliser drops them): "ten, eleven" is two numbers, not
+        # 1011; only the comma after a scale word, as in "six thousand, four hundred", goes.
+        text = re.sub(r"\b(thousand|million|billion),", r"\1", text)
+        text = re.sub(r"[^\w\s.,%$£€]", " ", text)
+        text = standardize_numbers(text)
+    text = text.replace("%", " percent ").replace("&", " and ")
+    text = _MONEY.sub(lambda m: f" {m.group(2)} {_CURRENCY[m.group(1)]} ", text)
+    text = _DECIMAL.sub(" point ", text)
+    text = _ORDINAL.sub(lambda m: _spell_ordinal(m.group(1)), text)
     text = _DASHES.sub(" ", text)
     text = _NON_WORD.sub(" ", text).replace("_", " ")
     text = re.sub(r"\d+", lambda m: " " + _spell_number(m) + " ", text)
-    return " ".join(text.split())
+    if numbers:
+        # Spelled-out letters ("m f a") read as the abbreviation a transcript writes ("MFA").
+        text = _LETTERS.sub(lambda m: " " + m.group(0).replace(" ", "") + " ", text)
+    return " ".join(spelling.get(word, word) for word in text.split())
+
+
+_LETTERS = re.compile(r"(?<!\S)(?:[b-hj-z] (?:[a-z] )*[a-z]|[a-z] (?:[a-z] )*[b-hj-z])(?!\S)")
 
 
 def align_words(hyp_words: Sequence[str], ref_words: Sequence[str]) -> list[bool]:
@@ -147,7 +252,7 @@ def label_spans(doc: Document, reference_text: str) -> list[bool]:
     """
     pieces = [normalize_words(span.text) for span in doc.spans]
     hyp = [word for words in pieces for word in words]
-    aligned = align_words(hyp, normalize_words(reference_text))
+    aligned = align_words(hyp, normalize_text(reference_text, numbers=True).split())
     labels: list[bool] = []
     position = 0
     for words in pieces:
@@ -164,8 +269,8 @@ def _distance(hyp: Sequence[str] | str, ref: Sequence[str] | str) -> int:
 
 def wer(hypothesis: str, reference: str) -> float:
     """Word error rate: word edits (after normalization) per reference word."""
-    ref = normalize_words(reference)
-    hyp = normalize_words(hypothesis)
+    ref = normalize_text(reference, numbers=True).split()
+    hyp = normalize_text(hypothesis, numbers=True).split()
     if not ref:
         return 0.0 if not hyp else float(len(hyp))
     return _distance(hyp, ref) / len(ref)
@@ -173,8 +278,8 @@ def wer(hypothesis: str, reference: str) -> float:
 
 def cer(hypothesis: str, reference: str) -> float:
     """Character error rate: character edits (after normalization) per reference character."""
-    ref = normalize_text(reference)
-    hyp = normalize_text(hypothesis)
+    ref = normalize_text(reference, numbers=True)
+    hyp = normalize_text(hypothesis, numbers=True)
     if not ref:
         return 0.0 if not hyp else float(len(hyp))
     return _distance(hyp, ref) / len(ref)
@@ -231,6 +336,35 @@ def brier_score(confidences: Iterable[float], correct: Iterable[bool]) -> float:
     """Mean squared difference between confidence and the 0/1 outcome (lower is better)."""
     conf, right = _arrays(confidences, correct)
     return float(np.mean((conf - right) ** 2)) if conf.size else math.nan
+
+
+def bootstrap_interval(
+    groups: int,
+    statistic: Callable[[npt.NDArray[np.int64]], float],
+    *,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic` over `groups` resampled with replacement.
+
+    Words of one recording (or one sentence read under many noises) are not independent, so
+    the unit resampled is the group: `statistic` receives the indices of the groups drawn
+    (repeats included) and returns the figure for that sample. Draws where the figure is NaN
+    (say, AUROC with no wrong word) are left out; (NaN, NaN) when all are.
+    """
+    if groups <= 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    values = np.array(
+        [statistic(rng.integers(0, groups, groups)) for _ in range(resamples)], dtype=np.float64
+    )
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return math.nan, math.nan
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)
@@ -381,8 +515,8 @@ def evaluate(
                 span_labels, hyp_text = label_page_spans(doc, reference)
             else:
                 span_labels = label_spans(doc, reference)
-            ref_norm = normalize_text(reference)
-            hyp_norm = normalize_text(hyp_text)
+            ref_norm = normalize_text(reference, numbers=not doc.pages)
+            hyp_norm = normalize_text(hyp_text, numbers=not doc.pages)
             word_edits += _distance(hyp_norm.split(), ref_norm.split())
             ref_words += len(ref_norm.split())
             char_edits += _distance(hyp_norm, ref_norm)

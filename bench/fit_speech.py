@@ -1,0 +1,428 @@
+"""Choose and fit the bundled Whisper calibrators on the real speech corpus's fit split.
+
+    .venv/bin/python bench/speech_corpus.py                 # once: decode and cache
+    .venv/bin/python bench/fit_speech.py [--write] [--folds 5] [--only tiny.en,base,...]
+
+Data: the Documents bench/speech_corpus.py cached for ../shared/corpus/speech/fit/ (clean,
+noisy, spontaneous) and ../shared/realdata/audio/fit/; eval/ is never read here. Each
+candidate (a feature set under logistic regression, or an isotonic map of word_probability)
+is scored by grouped cross-validation: folds split by recording, NOIZEUS by sentence (all its
+noises and SNRs in one fold), so no sentence or recording is on both sides. The printout
+gives, per candidate, out-of-fold AUROC and ECE pooled and per condition beside raw
+word_probability's. With `--write` the chosen candidate is refitted on all fit data and
+written to uncertain/calibration/whisper-<name>.json with its marking threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from speech_corpus import DEFAULT_CACHE, Item, load
+
+from uncertain.crosscheck import cross_check_speech
+from uncertain.document import Document
+from uncertain.evaluate import auroc, expected_calibration_error, label_spans, normalize_words
+from uncertain.fusion import (
+    Calibrator,
+    Feature,
+    IsotonicCalibrator,
+    LogisticCalibrator,
+    span_signals,
+)
+
+OUT = Path(__file__).resolve().parent.parent / "uncertain" / "calibration"
+TINY_AS_IS = "tiny.en's calibrator as it is"
+
+WP = Feature("word_probability", "logit", default=0.5)
+BASE_SET = [
+    WP,
+    Feature("min_token_probability", "logit", default=0.5),
+    Feature("context_min_word_probability", "logit", default=0.5),
+    Feature("avg_logprob", "raw", default=-0.5),
+]
+NEIGHBOURS = [
+    Feature("prev_word_probability", "logit", default=0.5),
+    Feature("next_word_probability", "logit", default=0.5),
+]
+SEGMENT = [
+    Feature("segment_min_word_probability", "logit", default=0.5),
+    Feature("segment_mean_word_probability", "logit", default=0.5),
+]
+ACOUSTIC = [
+    Feature("seconds_per_char", "log", default=0.07),
+    Feature("vad_speech_probability", "raw", default=1.0),
+    Feature("no_speech_probability", "raw", default=0.0),
+]
+LEXICAL = [
+    Feature("tokens_per_char", "raw", default=0.25),
+    Feature("n_chars", "log", default=4.0),
+    Feature("capitalized", "raw", default=0.0),
+    Feature("first_token_probability", "logit", default=0.5),
+]
+CROSS = [
+    Feature("cross_agreement", "raw", default=1.0),
+    Feature("cross_word_probability", "logit", default=0.5),
+    Feature("context_cross_agreement", "raw", default=1.0),
+]
+CANDIDATES: dict[str, list[Feature] | None] = {
+    "isotonic(word_probability)": None,
+    "logistic: word_probability": [WP],
+    "logistic: shipped 4": BASE_SET,
+    "logistic: 4 + neighbours": BASE_SET + NEIGHBOURS,
+    "logistic: 4 + segment": BASE_SET + SEGMENT,
+    "logistic: 4 + acoustic": BASE_SET + ACOUSTIC,
+    "logistic: 4 + lexical": BASE_SET + LEXICAL,
+    "logistic: all": BASE_SET + NEIGHBOURS + SEGMENT + ACOUSTIC + LEXICAL,
+    "logistic: 4 + lexical + acoustic": BASE_SET + LEXICAL + ACOUSTIC,
+    "logistic: 4 + lexical + neighbours": BASE_SET + LEXICAL + NEIGHBOURS,
+    "logistic: all + position": BASE_SET
+    + NEIGHBOURS
+    + SEGMENT
+    + ACOUSTIC
+    + LEXICAL
+    + [
+        Feature("position_in_segment", "raw", default=0.5),
+        Feature("segment_words_per_second", "log", default=2.5),
+        Feature("temperature", "raw", default=0.0),
+    ],
+}
+CROSS_CANDIDATES: dict[str, list[Feature] | None] = {
+    "logistic: shipped 4 + cross 2": [*BASE_SET, *CROSS[:2]],
+    "logistic: 4 + cross 3": BASE_SET + CROSS,
+    "logistic: all + cross 3": BASE_SET + NEIGHBOURS + SEGMENT + ACOUSTIC + LEXICAL + CROSS,
+}
+
+
+def fit_pairs(model: str, cache: Path) -> list[tuple[Item, Document]]:
+    """Fit-split documents with references (reversed speech has none and is left out)."""
+    if "+" in model:
+        first, second = model.split("+")
+        other = {i.id: d for i, d in fit_pairs(second, cache)}
+        return [
+            (i, cross_check_speech(d, other[i.id]))
+            for i, d in fit_pairs(first, cache)
+            if i.id in other
+        ]
+    return [
+        (item, doc) for item, doc, _ in load(model, cache) if item.split == "fit" and item.reference
+    ]
+
+
+def labelled(
+    pairs: Sequence[tuple[Item, Document]],
+) -> tuple[list[dict[str, float]], np.ndarray, np.ndarray, np.ndarray]:
+    """Per-word signals, right/wrong labels, groups and conditions (punctuation left out)."""
+    rows: list[dict[str, float]] = []
+    labels: list[bool] = []
+    groups: list[str] = []
+    conditions: list[str] = []
+    for item, doc in pairs:
+        for span, row, right in zip(
+            doc.spans, span_signals(doc), label_spans(doc, item.reference), strict=True
+        ):
+            if not normalize_words(span.text):
+                continue
+            rows.append(row)
+            labels.append(right)
+            groups.append(item.group)
+            conditions.append(item.condition)
+    return rows, np.asarray(labels), np.asarray(groups), np.asarray(conditions)
+
+
+def make(features: list[Feature] | None, **meta: Any) -> Calibrator:
+    if features is None:
+        return IsotonicCalibrator(WP, metadata=meta)
+    return LogisticCalibrator(features, l2=1.0, metadata=meta)
+
+
+def folds_of(groups: np.ndarray, folds: int) -> np.ndarray:
+    """A fold number per word; whole groups go to one fold (assigned by a seeded shuffle)."""
+    names = sorted(set(groups.tolist()))
+    rng = np.random.default_rng(13)
+    rng.shuffle(names)
+    fold = {name: i % folds for i, name in enumerate(names)}
+    return np.array([fold[g] for g in groups])
+
+
+def out_of_fold(
+    features: list[Feature] | None,
+    rows: list[dict[str, float]],
+    labels: np.ndarray,
+    fold: np.ndarray,
+) -> np.ndarray:
+    predictions = np.zeros(len(rows))
+    for k in sorted(set(fold.tolist())):
+        train = np.flatnonzero(fold != k)
+        test = np.flatnonzero(fold == k)
+        calibrator = make(features)
+        calibrator.fit([rows[i] for i in train], labels[train])
+        predictions[test] = calibrator.predict([rows[i] for i in test])
+    return predictions
+
+
+def fold_auroc(p: np.ndarray, labels: np.ndarray, fold: np.ndarray) -> float:
+    """Mean of the folds' AUROCs: each fold's model ranks only its own test words."""
+    values = [auroc(p[fold == k], labels[fold == k]) for k in sorted(set(fold.tolist()))]
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def report(
+    name: str, p: np.ndarray, labels: np.ndarray, conditions: np.ndarray, fold: np.ndarray
+) -> str:
+    ece = expected_calibration_error
+    parts = [f"all AUROC {fold_auroc(p, labels, fold):.3f} ECE {ece(p, labels):.3f}"]
+    for condition in sorted(set(conditions.tolist())):
+        m = conditions == condition
+        parts.append(
+            f"{condition} {fold_auroc(p[m], labels[m], fold[m]):.3f}/{ece(p[m], labels[m]):.3f}"
+        )
+    clean = conditions == "clean"
+    if clean.any() and (~labels[clean]).any():
+        pc, wrong = p[clean], ~labels[clean]
+        cut = np.quantile(pc[wrong], 0.8)  # marks 80% of the wrong clean words
+        budget = np.quantile(pc, min(1.0, 2 * wrong.mean()))  # marks 2x the error rate
+        parts.append(
+            f"| clean: 80% recall marks {(pc <= cut).mean():.1%}; "
+            f"2x error rate catches {(pc[wrong] <= budget).mean():.0%}"
+        )
+    return f"  {name:30s} " + "  ".join(parts)
+
+
+def threshold_for(
+    p: np.ndarray, labels: np.ndarray, conditions: np.ndarray, recall: float
+) -> float:
+    """The lowest threshold (0.01 steps) that marks `recall` of the wrong clean words.
+
+    Issue 13: on clean speech the marks should catch at least 80% of the wrong words; the
+    lowest threshold doing so marks the fewest words. Chosen on out-of-fold predictions.
+    """
+    clean = conditions == "clean"
+    wrong = ~labels & clean
+    for cut in np.arange(0.05, 0.991, 0.01):
+        if (wrong & (p < cut)).sum() >= recall * wrong.sum():
+            return round(float(cut), 2)
+    return 0.99
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only", default="tiny.en,base,tiny.en+base")
+    parser.add_argument("--choose", default="", help="name=candidate,... to write")
+    parser.add_argument("--recall", type=float, default=0.8)
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--hallucination", action="store_true", help="tune that rule instead")
+    parser.add_argument("--transfer", action="store_true", help="calibrators across models")
+    parser.add_argument("--fallback", default="", help="with --transfer --write: the candidate")
+    args = parser.parse_args(argv)
+    if args.hallucination:
+        hallucination_grid(args.cache)
+        return 0
+    if args.transfer:
+        transfer(args.cache, args.fallback, args.write)
+        return 0
+    chosen = dict(c.split("=", 1) for c in args.choose.split(";") if c)
+    for model in args.only.split(","):
+        pairs = fit_pairs(model, args.cache)
+        if not pairs:
+            print(f"{model}: nothing decoded yet")
+            continue
+        rows, labels, groups, conditions = labelled(pairs)
+        fold = folds_of(groups, args.folds)
+        print(
+            f"\n{model}: {len(pairs)} recordings, {len(set(groups.tolist()))} groups, "
+            f"{len(rows)} words, {int((~labels).sum())} wrong; {args.folds}-fold grouped CV "
+            "(AUROC/ECE per condition)"
+        )
+        raw = np.array([r.get("word_probability", 0.0) for r in rows])
+        print(report("raw word_probability", raw, labels, conditions, fold))
+        candidates = dict(CANDIDATES)
+        if "+" in model:
+            candidates.update(CROSS_CANDIDATES)
+        oof: dict[str, np.ndarray] = {}
+        for name, features in candidates.items():
+            oof[name] = out_of_fold(features, rows, labels, fold)
+            print(report(name, oof[name], labels, conditions, fold))
+        fixed: dict[str, Calibrator] = {}
+        if model == "base":
+            # Another model's calibrator as it is: fitted on no base word at all.
+            fixed[TINY_AS_IS] = Calibrator.load(OUT / "whisper-tiny.en.json")
+            oof[TINY_AS_IS] = fixed[TINY_AS_IS].predict(rows)
+            print(report(TINY_AS_IS, oof[TINY_AS_IS], labels, conditions, fold))
+        pick = chosen.get(model)
+        if pick is None:
+            continue
+        p = oof[pick]
+        threshold = threshold_for(p, labels, conditions, args.recall)
+        clean = conditions == "clean"
+        marked = float((p[clean] < threshold).mean())
+        caught = float((p[clean & ~labels] < threshold).mean())
+        print(
+            f"  chosen {pick!r}: threshold {threshold} marks {marked:.1%} of clean fit words, "
+            f"{caught:.1%} of the wrong ones (clean error rate {(~labels[clean]).mean():.1%})"
+        )
+        if not args.write:
+            continue
+        counts = {c: int((conditions == c).sum()) for c in sorted(set(conditions.tolist()))}
+        meta = {
+            "name": f"whisper-{model}",
+            "engine": "faster-whisper",
+            "model": model.split("+")[0],
+            "corpus": (
+                f"../shared/corpus/speech/fit + ../shared/realdata/audio/fit: {len(pairs)} "
+                f"recordings, {len(rows)} words ({counts}), {int((~labels).sum())} wrong"
+            ),
+            "choice": (
+                f"{pick}: best by {args.folds}-fold cross-validation grouped by recording "
+                f"(NOIZEUS: sentence), out-of-fold AUROC {fold_auroc(p, labels, fold):.3f} ECE "
+                f"{expected_calibration_error(p, labels):.3f} vs raw "
+                f"{fold_auroc(raw, labels, fold):.3f} "
+                f"/ {expected_calibration_error(raw, labels):.3f} (bench/fit_speech.py)"
+            ),
+        }
+        if "+" in model:
+            meta["cross_check_model"] = model.split("+")[1]
+        if pick in fixed:
+            calibrator = fixed[pick]
+            calibrator.metadata = {**meta, "corpus": calibrator.metadata.get("corpus", "")}
+        else:
+            calibrator = make(candidates[pick], **meta)
+            calibrator.fit(rows, labels)
+        calibrator.threshold = threshold
+        path = calibrator.save(OUT / f"whisper-{model}.json")
+        print(f"  wrote {path}")
+    return 0
+
+
+def hallucination_grid(cache: Path) -> None:
+    """Share of words marked possible_hallucination on reversed vs real fit speech, per rule."""
+    from uncertain.fusion import is_possible_hallucination
+
+    by_condition: dict[str, list[dict[str, float]]] = {}
+    right: dict[str, list[bool]] = {}
+    for item, doc, _ in load("tiny.en", cache):
+        if item.split != "fit":
+            continue
+        labels = label_spans(doc, item.reference) if item.reference else [False] * len(doc.spans)
+        for r, s, ok in zip(span_signals(doc), doc.spans, labels, strict=True):
+            if normalize_words(s.text):
+                by_condition.setdefault(item.condition, []).append(r)
+                right.setdefault(item.condition, []).append(ok)
+
+    def col(rows: list[dict[str, float]], name: str, default: float) -> np.ndarray:
+        return np.array([r.get(name, default) for r in rows])
+
+    def shares(rule: Any) -> str:
+        out = []
+        for condition, rows in sorted(by_condition.items()):
+            marked = rule(rows)
+            ok = np.asarray(right[condition])
+            accuracy = f" ({ok[marked].mean():.0%} right)" if marked.any() else ""
+            out.append(f"{condition} {float(np.mean(marked)):.1%}{accuracy}")
+        return "  ".join(out)
+
+    print("\nhallucination rules on the fit split (share of words marked, tiny.en)")
+    print(f"  {'current rule':44s} {shares(is_possible_hallucination)}")
+    for logprob in (-0.5, -0.6, -0.7, -0.8):
+        for no_speech in (0.05, 0.1, 0.15, 0.2):
+
+            def rule(rows: list[dict[str, float]], lp: float = logprob, ns: float = no_speech):
+                return is_possible_hallucination(rows) | (
+                    (col(rows, "avg_logprob", 0.0) < lp)
+                    & (col(rows, "no_speech_probability", 0.0) > ns)
+                )
+
+            print(f"  {f'or avg_logprob<{logprob} & no_speech>{no_speech}':44s} {shares(rule)}")
+    for mean in (0.4, 0.5, 0.6):
+        for logprob in (-0.6, -0.7):
+
+            def rule2(rows: list[dict[str, float]], m: float = mean, lp: float = logprob):
+                return is_possible_hallucination(rows) | (
+                    (col(rows, "segment_mean_word_probability", 1.0) < m)
+                    & (col(rows, "avg_logprob", 0.0) < lp)
+                )
+
+            print(f"  {f'or seg mean wp<{mean} & avg_logprob<{logprob}':44s} {shares(rule2)}")
+
+
+def transfer(cache: Path, fallback: str = "", write: bool = False) -> None:
+    """Each candidate fitted on one model's fit words, applied to the other model's.
+
+    With `fallback` (a candidate name) and `write`, that candidate is fitted on both models'
+    words pooled and written as uncertain/calibration/whisper-fallback.json: the calibrator
+    for Whisper models without their own (large-v3, turbo, distil-*).
+    """
+    data = {}
+    for model in ("tiny.en", "base"):
+        pairs = fit_pairs(model, cache)
+        if not pairs:
+            print(f"{model}: nothing decoded yet")
+            return
+        data[model] = labelled(pairs)
+    ece = expected_calibration_error
+    summary: dict[str, list[tuple[float, float]]] = {}
+    print("\ntransfer: fitted on one model's fit split, scored on the other's (AUROC / ECE)")
+    for source, target in (("tiny.en", "base"), ("base", "tiny.en")):
+        rows, labels, _, _ = data[source]
+        t_rows, t_labels, _, t_conditions = data[target]
+        raw = np.array([r.get("word_probability", 0.0) for r in t_rows])
+        print(f"  {source} -> {target}: raw {auroc(raw, t_labels):.3f} / {ece(raw, t_labels):.3f}")
+        for name, features in CANDIDATES.items():
+            calibrator = make(features)
+            calibrator.fit(rows, labels)
+            p = calibrator.predict(t_rows)
+            summary.setdefault(name, []).append((auroc(p, t_labels), ece(p, t_labels)))
+            print(
+                f"    {name:30s} {auroc(p, t_labels):.3f} / {ece(p, t_labels):.3f}  "
+                + "  ".join(
+                    f"{c} {ece(p[t_conditions == c], t_labels[t_conditions == c]):.3f}"
+                    for c in sorted(set(t_conditions.tolist()))
+                )
+            )
+    print("  mean over both directions (AUROC / ECE):")
+    for name, values in summary.items():
+        print(
+            f"    {name:30s} {np.mean([a for a, _ in values]):.3f} / "
+            f"{np.mean([e for _, e in values]):.3f}"
+        )
+    if not (fallback and write):
+        return
+    rows = data["tiny.en"][0] + data["base"][0]
+    labels = np.concatenate([data["tiny.en"][1], data["base"][1]])
+    conditions = np.concatenate([data["tiny.en"][3], data["base"][3]])
+    a, e = np.mean(summary[fallback], axis=0)
+    calibrator = make(
+        CANDIDATES[fallback],
+        name="whisper-fallback",
+        engine="faster-whisper",
+        model="any Whisper model without its own calibrator",
+        corpus=(
+            f"the tiny.en and base readings of ../shared/corpus/speech/fit + "
+            f"../shared/realdata/audio/fit pooled: {len(rows)} words, "
+            f"{int((~labels).sum())} wrong"
+        ),
+        choice=(
+            f"{fallback}: best transfer between tiny.en and base (fitted on one, scored on "
+            f"the other, both directions: mean AUROC {a:.3f}, ECE {e:.3f}; bench/fit_speech.py "
+            "--transfer), then fitted on both"
+        ),
+    )
+    calibrator.fit(rows, labels)
+    calibrator.threshold = threshold_for(calibrator.predict(rows), labels, conditions, 0.8)
+    print(f"  wrote {calibrator.save(OUT / 'whisper-fallback.json')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

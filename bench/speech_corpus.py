@@ -1,0 +1,178 @@
+"""Decode the real speech corpus once and cache every Document (with all its raw signals).
+
+    .venv/bin/python bench/speech_corpus.py [--cache DIR] [--models tiny.en,base] [--workers 2]
+                                            [--thin N]
+
+Reads `../shared/corpus/speech/{fit,eval}/<condition>/` and `../shared/realdata/audio/{fit,eval}/`
+with the real Whisper adapter at default settings (what `uncertain.transcribe` runs), and adds
+reversed speech (the corpus' clean clips played backwards: nothing in it can be a word) for the
+hallucination marks. A multilingual model decodes with `language="en"`, as a cross-check's
+second model does, so the same documents serve `base` alone and `tiny.en+base`.
+
+Each item is cached as `CACHE/<model>/<item id>.json` holding the item, the Document and the
+seconds the decode took; `load()` reads them back. Nothing under the corpus is copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus" / "speech"
+REALDATA = SHARED / "realdata" / "audio"
+DEFAULT_CACHE = Path(os.environ.get("UNCERTAIN_SPEECH_CACHE", "/work/cache/13/docs"))
+MEDIA = (".flac", ".wav", ".mp3", ".ogg", ".m4a")
+REVERSED_PER_SPLIT = 30
+
+
+@dataclass
+class Item:
+    """One recording with its reference and where it belongs."""
+
+    id: str
+    path: str
+    reference: str
+    split: str  # "fit" or "eval"
+    condition: str  # clean, noisy, spontaneous, accented, domain, real, reversed
+    group: str  # what the bootstrap and the cross-validation resample (recording or sentence)
+
+
+def group_of(stem: str) -> str:
+    """NOIZEUS: the sentence (all its noises and SNRs together); otherwise the recording."""
+    match = re.match(r"noizeus_(sp\d+)_", stem)
+    return f"noizeus_{match.group(1)}" if match else stem
+
+
+def items() -> list[Item]:
+    """Every recording of the corpus and of realdata/audio, plus reversed clean speech."""
+    found: list[Item] = []
+    for split in ("fit", "eval"):
+        for folder in sorted((CORPUS / split).iterdir()):
+            for media in sorted(folder.iterdir()):
+                if media.suffix.lower() not in MEDIA:
+                    continue
+                ref = media.with_suffix(".txt").read_text(encoding="utf-8").strip()
+                found.append(
+                    Item(
+                        f"{split}-{folder.name}-{media.stem}",
+                        str(media),
+                        ref,
+                        split,
+                        folder.name,
+                        group_of(media.stem),
+                    )
+                )
+        for media in sorted((REALDATA / split).iterdir()):
+            if media.suffix.lower() not in MEDIA:
+                continue
+            ref = media.with_suffix(".txt").read_text(encoding="utf-8").strip()
+            found.append(
+                Item(f"{split}-real-{media.stem}", str(media), ref, split, "real", media.stem)
+            )
+    for split in ("fit", "eval"):
+        clean = [i for i in found if i.split == split and i.condition == "clean"]
+        step = max(1, len(clean) // 60)  # every other clip of a chapter, the first 30
+        for item in clean[::step][:REVERSED_PER_SPLIT]:
+            name = item.id.split("-", 2)[2]
+            found.append(
+                Item(f"{split}-reversed-{name}", item.path, "", split, "reversed", item.group)
+            )
+    return found
+
+
+_ADAPTERS: dict[str, Any] = {}
+
+
+def _decode(job: tuple[dict[str, Any], str, str]) -> tuple[str, float]:
+    raw, model, out = job
+    item = Item(**raw)
+    target = Path(out)
+    if target.exists():
+        return item.id, 0.0
+    from faster_whisper import decode_audio
+
+    from uncertain.adapters.whisper import WhisperAdapter
+
+    if model not in _ADAPTERS:
+        _ADAPTERS[model] = WhisperAdapter(model=model, cpu_threads=1)
+    options: dict[str, Any] = {}
+    if not model.endswith(".en"):
+        options["language"] = "en"
+    audio: Any = Path(item.path)
+    if item.condition == "reversed":
+        audio = decode_audio(item.path)[::-1].copy()
+    start = time.perf_counter()
+    doc = _ADAPTERS[model].read(audio, **options)
+    seconds = time.perf_counter() - start
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part")
+    record = {"item": asdict(item), "seconds": seconds, "document": json.loads(doc.to_json())}
+    tmp.write_text(json.dumps(record))
+    tmp.replace(target)
+    return item.id, seconds
+
+
+def decode_all(model: str, cache: Path, workers: int, wanted: list[Item]) -> None:
+    """Decode every item not yet cached, `workers` processes at a time."""
+    jobs = [(asdict(i), model, str(cache / model / f"{i.id}.json")) for i in wanted]
+    todo = [job for job in jobs if not Path(job[2]).exists()]
+    print(f"{model}: {len(jobs) - len(todo)} cached, {len(todo)} to decode", flush=True)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        for done, _ in enumerate(pool.map(_decode, todo, chunksize=2), 1):
+            if done % 25 == 0:
+                print(f"  {done}/{len(todo)} ({time.perf_counter() - start:.0f} s)", flush=True)
+    print(f"{model}: done in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def load(model: str, cache: Path = DEFAULT_CACHE) -> Iterator[tuple[Item, Any, float]]:
+    """Cached (item, Document, decode seconds) triples of one model."""
+    from uncertain.document import Document
+
+    for path in sorted((cache / model).glob("*.json")):
+        raw = json.loads(path.read_text())
+        yield Item(**raw["item"]), Document.model_validate(raw["document"]), raw["seconds"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--models", default="tiny.en,base")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--thin", type=int, default=1, help="fit: every n-th, models after the first"
+    )
+    args = parser.parse_args(argv)
+    if ROOT in args.cache.resolve().parents:
+        parser.error("keep the decoded corpus outside the repository")
+    everything = items()
+    print(f"{len(everything)} items", flush=True)
+    # Every model's eval recordings first (the benchmark), then the fit recordings (of the
+    # other models every `--thin`-th: on 2 shared cores base's full fit split takes hours),
+    # then reversed speech for the first (default) model, whose hallucination marks it tests.
+    models = args.models.split(",")
+    plain = [i for i in everything if i.condition != "reversed"]
+    backwards = [i for i in everything if i.condition == "reversed"]
+    for model in models:
+        decode_all(model, args.cache, args.workers, [i for i in plain if i.split == "eval"])
+    for number, model in enumerate(models):
+        fit = [i for i in plain if i.split == "fit"]
+        decode_all(model, args.cache, args.workers, fit if number == 0 else fit[:: args.thin])
+    decode_all(models[0], args.cache, args.workers, [i for i in backwards if i.split == "eval"])
+    decode_all(models[0], args.cache, args.workers, [i for i in backwards if i.split == "fit"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
