@@ -30,7 +30,7 @@ $(VENV)/.demo-installed: pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.demo-installed
-	$(PY) -m pip install -q -e ".[base,dev,notebook,langchain,llamaindex,ray]"
+	$(PY) -m pip install -q -e ".[base,dev,notebook,langchain,llamaindex,ray,llm,server,testmodel]"
 	touch $@
 
 demo: system $(VENV)/.demo-installed

@@ -3,7 +3,9 @@
 `transcribe` turns speech into a `Document` (bundled Whisper tiny.en, offline); `read` takes
 any audio, video, image or PDF. Each word carries a calibrated `confidence`, the runs not to
 trust are in `Document.marks`, `render` and `to_messages` carry that into LLM prompts, and
-`trace` says which parts of an LLM's answer rest on weak words.
+`trace` says which parts of an LLM's answer rest on weak words. `resolve` takes, per word, the
+reading most likely right; `ask` puts a question about a document to any OpenAI-compatible
+chat endpoint and traces the answer.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from uncertain.document import (
 )
 from uncertain.errors import CalibrationError, EngineError, InputError, UncertainError
 from uncertain.fusion import Calibrator, fuse, load_calibrator
+from uncertain.llm import Answer, ask
 from uncertain.render import ParsedPrompt, TraceHit, parse, preamble, render, to_messages, trace
+from uncertain.resolve import resolve
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Alternative",
+    "Answer",
     "Block",
     "Box",
     "CalibrationError",
@@ -50,6 +55,7 @@ __all__ = [
     "TraceHit",
     "UncertainError",
     "__version__",
+    "ask",
     "fuse",
     "iter_transcribe",
     "load_calibrator",
@@ -58,6 +64,7 @@ __all__ = [
     "preamble",
     "read",
     "render",
+    "resolve",
     "to_messages",
     "trace",
     "transcribe",

@@ -1,0 +1,572 @@
+"""What the uncertainty buys downstream, on real transcripts of the corpus (issue 15).
+
+    PYTHONPATH=. .venv/bin/python bench/downstream.py decode [--split eval|fit]   # once, cached
+    PYTHONPATH=. .venv/bin/python bench/downstream.py report [--split eval|fit] [--llm N]
+
+`decode` reads a fixed, manageable subset of /work/shared/corpus/{speech,ocr}/<split>/ with
+the real engines and caches the raw (unfused) Documents as JSON under $UNCERTAIN_BENCH_CACHE
+(default /work/cache/15/docs): Whisper tiny.en with 3 N-best hypotheses, Whisper base (the
+cross-check's second reading), Tesseract with its character choices and a second pass.
+`report` re-applies `uncertain.fuse` at bench time (so refitted calibrators count without
+re-decoding) and prints, each beside its target and with a 95% bootstrap interval over
+recordings/pages:
+
+- coverage: among wrong words, the share whose right reading is among the alternatives,
+  per source of alternatives (N-best, cross-check, OCR character choices + second pass);
+- calibration of the alternatives' probabilities (ECE, and how often each is right);
+- `resolve`: WER before and after, per condition;
+- with `--llm N` (a local model server, see --base-url): LLM post-correction of N marked
+  items with the plain transcript, each render style and an N-best list, against the
+  original and `resolve`; right words the model changed, blended readings; and an
+  extraction task on the samples/ recordings and scans with a known answer.
+
+Fit, tune and choose only on `--split fit`; `eval` is for reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from uncertain.document import Document, Span  # noqa: E402
+
+CORPUS = Path(os.environ.get("UNCERTAIN_CORPUS_DIR", "/work/shared/corpus"))
+CACHE = Path(os.environ.get("UNCERTAIN_BENCH_CACHE", "/work/cache/15/docs"))
+
+# How many items per condition each split contributes: enough for an interval, small enough
+# to decode on two shared cores (speech clips are ~5 s; pages take seconds each).
+SPEECH_LIMIT = {"clean": 14, "noisy": 16, "spontaneous": 7, "accented": 8, "domain": 8}
+OCR_LIMIT = {"receipts": 8, "book": 8, "forms": 8, "lines": 20}
+# Documents other benchmarks already decoded with the same engines and settings are copied
+# instead of decoded again (two cores are shared): Whisper base readings and Tesseract pages.
+BORROW_BASE = Path(os.environ.get("UNCERTAIN_BORROW_BASE", "/work/cache/13/docs/base"))
+BORROW_OCR = Path(os.environ.get("UNCERTAIN_BORROW_OCR", "/work/cache/14/tess"))
+AUDIO = (".flac", ".wav", ".mp3")
+IMAGES = (".png", ".jpg", ".tif")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One recording or scan with its reference."""
+
+    kind: str  # "speech" or "ocr"
+    split: str
+    condition: str
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.condition}/{self.path.stem}"
+
+    def cached(self, variant: str) -> Path:
+        return CACHE / self.split / self.kind / self.condition / f"{self.path.stem}.{variant}.json"
+
+
+def _spread(paths: list[Path], limit: int) -> list[Path]:
+    """`limit` paths spread evenly over the sorted list (fixed, so reruns pick the same)."""
+    if len(paths) <= limit:
+        return paths
+    step = len(paths) / limit
+    return [paths[int(i * step)] for i in range(limit)]
+
+
+def items(split: str) -> list[Item]:
+    found: list[Item] = []
+    for kind, limits, suffixes in (
+        ("speech", SPEECH_LIMIT, AUDIO),
+        ("ocr", OCR_LIMIT, IMAGES),
+    ):
+        for condition, limit in limits.items():
+            folder = CORPUS / kind / split / condition
+            if not folder.is_dir():
+                continue
+            paths = sorted(
+                p
+                for p in folder.iterdir()
+                if p.suffix in suffixes
+                and p.with_suffix(".txt").is_file()
+                # German Fraktur lines need language data the bench does not assume.
+                and not (condition == "lines" and not p.name.startswith("uw3"))
+            )
+            found += [Item(kind, split, condition, p) for p in _spread(paths, limit)]
+    return found
+
+
+def decode(split: str) -> None:
+    todo = items(split)
+    started = time.perf_counter()
+    # One pass per variant, the cheap primary readings first, so a partial run is usable.
+    for wanted in ("tiny3", "tess", "base"):
+        for number, item in enumerate(todo, 1):
+            _decode_item(item, split, wanted)
+            if number % 10 == 0:
+                elapsed = time.perf_counter() - started
+                print(f"{wanted}: {number}/{len(todo)} ({elapsed:.0f} s)", file=sys.stderr)
+
+
+def _decode_item(item: Item, split: str, wanted: str) -> None:
+    from uncertain.api import ocr, transcribe
+
+    variants: dict[str, object] = {}
+    if item.kind == "speech":
+        variants = {
+            "tiny3": lambda p=item.path: transcribe(p, alternatives=3, fuse=False),
+            "base": lambda p=item.path: transcribe(p, model="base", language="en", fuse=False),
+        }
+        borrowed = {"base": BORROW_BASE / f"{split}-{item.condition}-{item.path.stem}.json"}
+    else:
+        variants = {"tess": lambda p=item.path: ocr(p, fuse=False)}
+        borrowed = {
+            "tess": BORROW_OCR / f"corpus__ocr__{split}__{item.condition}__{item.path.name}.json"
+        }
+    for variant, run in variants.items():
+        target = item.cached(variant)
+        if variant != wanted or target.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        other = borrowed.get(variant)
+        if other is not None and other.is_file():
+            target.write_bytes(other.read_bytes())
+            continue
+        try:
+            doc = run()  # type: ignore[operator]
+        except Exception as error:  # a bad item is reported and skipped
+            print(f"skip {item.name} {variant}: {error}", file=sys.stderr)
+            continue
+        target.write_text(doc.to_json())
+
+
+def cached_items(split: str) -> Iterator[Item]:
+    for item in items(split):
+        if item.cached("tiny3" if item.kind == "speech" else "tess").is_file():
+            yield item
+
+
+def reference(item: Item) -> str:
+    text = item.path.with_suffix(".txt").read_text(encoding="utf-8", errors="replace")
+    if item.condition == "spontaneous":
+        # Montreal-Forced-Aligner tags (<cutoff-x>, <hes-x>, <unk>, [laughter]) are not words.
+        text = re.sub(r"<[^>]*>|\[[^\]]*\]", " ", text)
+    return text
+
+
+# -- labels ---------------------------------------------------------------------------------
+
+
+def _funsd_words(item: Item) -> list[tuple[tuple[float, float, float, float], list[str]]]:
+    from uncertain.evaluate import normalize_words
+
+    form = json.loads(item.path.with_suffix(".json").read_text())["form"]
+    return [
+        (tuple(w["box"]), normalize_words(w["text"]))
+        for entity in form
+        for w in entity["words"]
+        if w["text"].strip()
+    ]
+
+
+class Labeller:
+    """Which spans of a reading are right, and which of their alternatives would be.
+
+    Text references: the normalised words of the reading are aligned to the reference (minimum
+    edits); a span is right when all its words align to equal words, and an alternative is
+    right when its words equal the reference words where the span's first word aligns. FUNSD
+    forms (reference not in reading order): each span is matched to the form word whose box
+    overlaps it most, and compared with that word.
+    """
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.reference = reference(item)
+        self.funsd = _funsd_words(item) if item.condition == "forms" else None
+
+    def spans(self, doc: Document) -> list[list[str] | None]:
+        """Per span, the reference words it stands for (None: nothing to compare with)."""
+        from rapidfuzz.distance import Levenshtein
+
+        from uncertain.evaluate import normalize_words
+
+        pieces = [normalize_words(span.text) for span in doc.spans]
+        if self.funsd is not None:
+            return [
+                self._by_box(span) if words else None
+                for span, words in zip(doc.spans, pieces, strict=True)
+            ]
+        hyp = [w for words in pieces for w in words]
+        ref = normalize_words(self.reference)
+        where: list[int | None] = [None] * len(hyp)
+        for op in Levenshtein.opcodes(hyp, ref):
+            for i in range(op.src_start, op.src_end):
+                if op.tag in ("equal", "replace"):
+                    j = op.dest_start + (i - op.src_start)
+                    where[i] = j if j < op.dest_end else None
+        out: list[list[str] | None] = []
+        position = 0
+        for words in pieces:
+            places = where[position : position + len(words)]
+            position += len(words)
+            if not words or places[0] is None:
+                out.append(None if not words else [])
+                continue
+            first = places[0]
+            last = max(p for p in places if p is not None)
+            out.append(ref[first : last + 1])
+        return out
+
+    def _by_box(self, span: Span) -> list[str] | None:
+        if span.box is None or not self.funsd:
+            return None
+        b = span.box
+        best, words = 0.0, None
+        for (x0, y0, x1, y1), text in self.funsd:
+            inter = max(0.0, min(b.x1, x1) - max(b.x0, x0)) * max(
+                0.0, min(b.y1, y1) - max(b.y0, y0)
+            )
+            union = (b.x1 - b.x0) * (b.y1 - b.y0) + (x1 - x0) * (y1 - y0) - inter
+            if union > 0 and inter / union > best:
+                best, words = inter / union, text
+        return words if best >= 0.3 else None
+
+
+def _right(text: str, target: list[str] | None) -> bool | None:
+    from uncertain.evaluate import normalize_words
+
+    if target is None:
+        return None
+    return normalize_words(text) == target
+
+
+def errors(doc: Document, labeller: Labeller) -> tuple[int, int]:
+    """(word errors, reference words): WER's parts, or for forms wrong and matched spans."""
+    from uncertain.evaluate import normalize_words
+
+    if labeller.funsd is not None:
+        labels = [_right(s.text, t) for s, t in zip(doc.spans, labeller.spans(doc), strict=False)]
+        known = [x for x in labels if x is not None]
+        return sum(not x for x in known), len(known)
+    from rapidfuzz.distance import Levenshtein
+
+    ref = normalize_words(labeller.reference)
+    return int(Levenshtein.distance(normalize_words(doc.text), ref)), len(ref)
+
+
+# -- statistics ---------------------------------------------------------------------------
+
+
+def group_of(item: Item) -> str:
+    # NOIZEUS: one sentence under many noises is one unit; otherwise the recording or page.
+    found = re.match(r"noizeus_(sp\d+)", item.path.stem)
+    return found.group(1) if found else item.name
+
+
+def ratio_ci(
+    pairs: list[tuple[str, float, float]], resamples: int = 1000
+) -> tuple[float, float, float]:
+    """sum(a)/sum(b) with a 95% bootstrap interval over groups (pairs: group, a, b)."""
+    import numpy as np
+
+    groups: dict[str, list[float]] = {}
+    for group, a, b in pairs:
+        g = groups.setdefault(group, [0.0, 0.0])
+        g[0] += a
+        g[1] += b
+    values = np.array(list(groups.values()))
+    if not len(values) or values[:, 1].sum() == 0:
+        return math.nan, math.nan, math.nan
+    point = values[:, 0].sum() / values[:, 1].sum()
+    rng = np.random.default_rng(0)
+    draws = []
+    for _ in range(resamples):
+        pick = values[rng.integers(0, len(values), len(values))]
+        if pick[:, 1].sum() > 0:
+            draws.append(pick[:, 0].sum() / pick[:, 1].sum())
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return float(point), float(low), float(high)
+
+
+def diff_ci(
+    pairs: list[tuple[str, float, float, float]], resamples: int = 1000
+) -> tuple[float, float, float]:
+    """(sum(a) - sum(b)) / sum(n) with a 95% bootstrap interval (pairs: group, a, b, n)."""
+    import numpy as np
+
+    groups: dict[str, list[float]] = {}
+    for group, a, b, n in pairs:
+        g = groups.setdefault(group, [0.0, 0.0, 0.0])
+        g[0] += a
+        g[1] += b
+        g[2] += n
+    values = np.array(list(groups.values()))
+    if not len(values) or values[:, 2].sum() == 0:
+        return math.nan, math.nan, math.nan
+
+    def stat(v: Any) -> float:
+        return float((v[:, 0].sum() - v[:, 1].sum()) / v[:, 2].sum())
+
+    rng = np.random.default_rng(0)
+    draws = [
+        stat(pick)
+        for pick in (values[rng.integers(0, len(values), len(values))] for _ in range(resamples))
+        if pick[:, 2].sum() > 0
+    ]
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return stat(values), float(low), float(high)
+
+
+def fmt(value: tuple[float, float, float], percent: bool = True) -> str:
+    point, low, high = value
+    if math.isnan(point):
+        return "n/a"
+    if percent:
+        return f"{100 * point:5.1f}% [{100 * low:.1f}, {100 * high:.1f}]"
+    return f"{point:.3f} [{low:.3f}, {high:.3f}]"
+
+
+# -- loading and fusing ---------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    item: Item
+    labeller: Labeller
+    readings: dict[str, Document]  # "tiny" / "cross" / "ocr": fused documents
+
+
+def load(split: str) -> list[Loaded]:
+    """Cached raw documents, fused now (so refitted calibrators apply without decoding)."""
+    from uncertain.crosscheck import cross_check_speech
+    from uncertain.fusion import fuse
+
+    loaded = []
+    for item in cached_items(split):
+        readings: dict[str, Document] = {}
+        if item.kind == "speech":
+            primary = Document.load(item.cached("tiny3"))
+            readings["tiny"] = fuse(primary)
+            if item.cached("base").is_file():
+                other = Document.load(item.cached("base"))
+                readings["cross"] = fuse(cross_check_speech(primary, other))
+        else:
+            readings["ocr"] = fuse(Document.load(item.cached("tess")))
+        loaded.append(Loaded(item, Labeller(item), readings))
+    return loaded
+
+
+# -- coverage, calibration of alternatives, resolve ------------------------------------------
+
+
+def alternative_rows(loaded: list[Loaded], reading: str) -> list[dict[str, Any]]:
+    """One row per span with alternatives: right?, its alternatives' sources, scores, rightness."""
+    from uncertain.resolve import _source
+
+    rows = []
+    for entry in loaded:
+        doc = entry.readings.get(reading)
+        if doc is None:
+            continue
+        targets = entry.labeller.spans(doc)
+        for span, target in zip(doc.spans, targets, strict=False):
+            right = _right(span.text, target)
+            if right is None:
+                continue
+            alts = [
+                (_source(span, n, a), a.confidence, bool(_right(a.text, target)), a.text)
+                for n, a in enumerate(span.alternatives)
+            ]
+            rows.append(
+                {
+                    "group": group_of(entry.item),
+                    "condition": entry.item.condition,
+                    "right": right,
+                    "confidence": span.confidence,
+                    "alts": alts,
+                    "span": span,
+                }
+            )
+    return rows
+
+
+def coverage(rows: list[dict[str, Any]], source: str | None) -> tuple[float, float, float]:
+    pairs = [
+        (r["group"], float(any(ok for s, _, ok, _ in r["alts"] if source in (None, s))), 1.0)
+        for r in rows
+        if not r["right"]
+    ]
+    return ratio_ci(pairs)
+
+
+def fit_tables(
+    rows: list[dict[str, Any]],
+) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+    """q per source and score bin: among wrong words, how often that alternative was right.
+
+    Bins are merged left to right until each holds 20 alternatives, then made non-decreasing
+    (pool adjacent violators), so a higher engine score never means a lower q.
+    """
+    edges_all = [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    tables = {}
+    for source in ("nbest", "cross", "ocr"):
+        scored = [
+            (score, ok)
+            for r in rows
+            if not r["right"]
+            for s, score, ok, _ in r["alts"]
+            if s == source
+        ]
+        if len(scored) < 20:
+            continue
+        bins: list[list[float]] = []  # [lower edge, right, count]
+        for n, low in enumerate(edges_all):
+            high = edges_all[n + 1] if n + 1 < len(edges_all) else 1.01
+            inside = [ok for score, ok in scored if low <= score < high]
+            if bins and bins[-1][2] < 20:
+                bins[-1][1] += sum(inside)
+                bins[-1][2] += len(inside)
+            else:
+                bins.append([low, float(sum(inside)), float(len(inside))])
+        while len(bins) > 1 and bins[-1][2] < 20:
+            last = bins.pop()
+            bins[-1][1] += last[1]
+            bins[-1][2] += last[2]
+        merged = True
+        while merged:  # pool adjacent violators
+            merged = False
+            for n in range(len(bins) - 1):
+                a, b = bins[n], bins[n + 1]
+                if a[2] and b[2] and a[1] / a[2] > b[1] / b[2]:
+                    bins[n] = [a[0], a[1] + b[1], a[2] + b[2]]
+                    del bins[n + 1]
+                    merged = True
+                    break
+        tables[source] = (
+            tuple(b[0] for b in bins),
+            tuple(round(b[1] / b[2], 3) if b[2] else 0.0 for b in bins),
+        )
+    return tables
+
+
+def alternative_calibration(rows: list[dict[str, Any]]) -> tuple[float, int, float, float]:
+    """ECE of the best alternative's resolved probability against its being right, n, mean p,
+    share right."""
+    import numpy as np
+
+    from uncertain.evaluate import expected_calibration_error
+    from uncertain.resolve import alternative_probabilities
+
+    probs, oks = [], []
+    for r in rows:
+        ranked = alternative_probabilities(r["span"])
+        if not ranked:
+            continue
+        best_text = ranked[0][0]
+        ok = any(ok for _, _, ok, t in r["alts"] if t.strip() == best_text)
+        probs.append(ranked[0][1])
+        oks.append(ok)
+    if not probs:
+        return math.nan, 0, math.nan, math.nan
+    return (
+        expected_calibration_error(probs, oks),
+        len(probs),
+        float(np.mean(probs)),
+        float(np.mean(oks)),
+    )
+
+
+def resolve_rows(
+    loaded: list[Loaded], reading: str, margin: float
+) -> dict[str, list[tuple[str, float, float, float]]]:
+    from uncertain.resolve import resolve
+
+    out: dict[str, list[tuple[str, float, float, float]]] = {}
+    for entry in loaded:
+        doc = entry.readings.get(reading)
+        if doc is None:
+            continue
+        before, words = errors(doc, entry.labeller)
+        after, _ = errors(resolve(doc, margin=margin), entry.labeller)
+        out.setdefault(entry.item.condition, []).append(
+            (group_of(entry.item), before, after, words)
+        )
+    return out
+
+
+def report(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    loaded = load(args.split)
+    print(f"# downstream benchmark, split {args.split}: {len(loaded)} items cached")
+    print("(2-core machine shared with other jobs: times are noisy; quality figures are not)")
+    readings = [r for r in ("tiny", "cross", "ocr") if any(r in e.readings for e in loaded)]
+    rows = {r: alternative_rows(loaded, r) for r in readings}
+    if args.fit_tables:
+        tables: dict[str, Any] = {}
+        for r in readings:
+            tables.update({k: v for k, v in fit_tables(rows[r]).items() if k not in tables})
+        print("\n## fitted q tables (paste into uncertain/resolve.py ALTERNATIVE_TABLES)")
+        print(json.dumps(tables))
+    print("\n## coverage: wrong words whose right reading is among the alternatives")
+    print("target: none set; the higher, the more resolve and a model can fix")
+    for r in readings:
+        for source in (None, "nbest", "cross", "ocr"):
+            if source and not any(s == source for row in rows[r] for s, *_ in row["alts"]):
+                continue
+            wrong = sum(not row["right"] for row in rows[r])
+            print(f"  {r:6} {source or 'any':6} {fmt(coverage(rows[r], source))}  ({wrong} wrong)")
+    print("\n## calibration of the best alternative's probability (resolve's formula)")
+    for r in readings:
+        ece, n, mean_p, share = alternative_calibration(rows[r])
+        print(f"  {r:6} ECE {ece:.3f} over {n} words; mean p {mean_p:.3f}, right {share:.3f}")
+    print("\n## resolve: WER before -> after (forms: share of box-matched words wrong)")
+    print("target: lower than before on every condition; cross-check on noisy >= 10% relative")
+    for margin in args.margins:
+        print(f" margin {margin}")
+        for r in readings:
+            per = resolve_rows(loaded, r, margin)
+            for condition, pairs in sorted(per.items()):
+                before = ratio_ci([(g, b, n) for g, b, _, n in pairs])
+                after = ratio_ci([(g, a, n) for g, _, a, n in pairs])
+                delta = diff_ci([(g, b, a, n) for g, b, a, n in pairs])
+                rel = (before[0] - after[0]) / before[0] if before[0] else math.nan
+                words = sum(n for *_, n in pairs)
+                print(
+                    f"  {r:6} {condition:12} n={len(pairs):3} words={words:5.0f} "
+                    f"before {fmt(before)} after {fmt(after)} gain {fmt(delta)} "
+                    f"rel {100 * rel:.1f}%"
+                )
+    if args.llm:
+        from downstream_llm import llm_report  # type: ignore[import-not-found]
+
+        llm_report(args, loaded)
+    print(f"\n(report took {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["decode", "report"])
+    parser.add_argument("--split", default="eval", choices=["eval", "fit"])
+    parser.add_argument("--llm", type=int, default=0, help="LLM items (0: skip the LLM part)")
+    parser.add_argument("--base-url", default=None)
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
+    parser.add_argument("--fit-tables", action="store_true", help="print q tables (fit split)")
+    parser.add_argument("--margins", type=float, nargs="+", default=[0.0])
+    args = parser.parse_args(argv)
+    if args.command == "decode":
+        decode(args.split)
+        return 0
+    return report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
