@@ -26,6 +26,7 @@ Fit, tune and choose only on `--split fit`; `eval` is for reporting.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -545,11 +546,288 @@ def report(args: argparse.Namespace) -> int:
                     f"rel {100 * rel:.1f}%"
                 )
     if args.llm:
-        from downstream_llm import llm_report  # type: ignore[import-not-found]
-
         llm_report(args, loaded)
     print(f"\n(report took {time.perf_counter() - started:.0f} s)")
     return 0
+
+
+# -- the LLM end ------------------------------------------------------------------------------
+
+CORRECT_TASK = (
+    "Return this transcript with misrecognised words corrected. Output only the corrected "
+    "transcript as plain text, without any markup, notes or explanation."
+)
+NBEST_TASK = (
+    "Below are {n} hypotheses of the same machine transcript, most likely first. Return the "
+    "transcript with misrecognised words corrected. Output only the corrected transcript as "
+    "plain text, without any markup, notes or explanation."
+)
+PROMPTS = ("plain", "inline", "brackets", "footnotes", "json", "nbest")
+# Extraction questions on samples/ with the answer known from its reference text.
+EXTRACTION = [
+    (
+        "synthetic_drug.wav",
+        "Which drugs does the patient take? Answer with the names only.",
+        ["prednisolone", "metformin"],
+    ),
+    (
+        "synthetic_drug.wav",
+        "Which doctor prescribed them? Answer with the surname only.",
+        ["szczepanski"],
+    ),
+    ("clean_page.png", "How much furosemide was given? Answer with the dose only.", ["40"]),
+    ("clean_page.png", "What was the potassium level? Answer with the number only.", ["3.2"]),
+    (
+        "degraded_page.jpg",
+        "Which drug was started at St. Bartholomew's? Answer with the name only.",
+        ["spironolactone"],
+    ),
+    ("degraded_page.jpg", "How much metformin was given? Answer with the dose only.", ["500"]),
+    (
+        "two_pages.pdf",
+        "When was the patient born? Answer with the date only.",
+        ["3", "september", "1958"],
+    ),
+    ("two_pages.pdf", "What dose of atorvastatin? Answer with the dose only.", ["20"]),
+    (
+        "jfk.wav",
+        "Who does the speaker address? Answer in three words at most.",
+        ["fellow", "americans"],
+    ),
+]
+
+
+@contextlib.contextmanager
+def local_server() -> Iterator[str]:
+    """The test model behind llama.cpp's OpenAI-compatible server, on a free local port."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    from uncertain.models import assemble_test_llm
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(assemble_test_llm()),
+        "--model_alias",
+        "qwen2.5-coder-0.5b-instruct",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--seed",
+        "0",
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(360):
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _clean_answer(text: str) -> str:
+    """The transcript a model returned, without fences, quotes or echoed markup."""
+    text = re.sub(r"^```\w*\n?|\n?```$", "", text.strip())
+    text = re.sub(r"</?unsure[^>]*>|</?document>", "", text)
+    text = re.sub(r"\[\?([^\]|]*)(\|[^\]]*)?\]", r"\1", text)
+    text = text.split("\n\n---\n")[0]
+    return text.strip().strip('"').strip()
+
+
+def nbest_hypotheses(doc: Document, n: int = 3) -> list[str]:
+    """Whole-transcript hypotheses: the k-th alternative of every word that has one."""
+    out = [doc.text]
+    for k in range(n - 1):
+        pieces, position, changed = [], 0, False
+        for span in doc.spans:
+            pieces.append(doc.text[position : span.start])
+            if len(span.alternatives) > k:
+                pieces.append(span.alternatives[k].text.strip())
+                changed = True
+            else:
+                pieces.append(span.text)
+            position = span.end
+        pieces.append(doc.text[position:])
+        if changed:
+            out.append("".join(pieces))
+    return out
+
+
+def messages_for(doc: Document, prompt: str) -> list[dict[str, str]]:
+    from uncertain.render import to_messages
+
+    if prompt != "nbest":
+        return to_messages(doc, CORRECT_TASK, prompt)
+    hypotheses = nbest_hypotheses(doc)
+    body = "\n".join(f"{n}. {h}" for n, h in enumerate(hypotheses, 1))
+    system, _ = to_messages(doc, CORRECT_TASK, "plain")
+    user = f"{NBEST_TASK.format(n=len(hypotheses))}\n\n<document>\n{body}\n</document>"
+    return [system, {"role": "user", "content": user}]
+
+
+def changes(doc: Document, corrected: str, labeller: Labeller) -> tuple[int, int, int, int]:
+    """(right marked words changed, right marked words, right words changed, blended readings).
+
+    A word is changed when its normalised words do not survive unchanged in a minimal-edit
+    alignment of the original to the corrected text. A blend is a marked position where the
+    model wrote a word that is neither the reading, an alternative, nor the reference.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    from uncertain.evaluate import normalize_words
+
+    pieces = [normalize_words(s.text) for s in doc.spans]
+    hyp = [w for ws in pieces for w in ws]
+    new = normalize_words(corrected)
+    kept = [False] * len(hyp)
+    replaced: dict[int, str] = {}
+    for op in Levenshtein.opcodes(hyp, new):
+        for i in range(op.src_start, op.src_end):
+            if op.tag == "equal":
+                kept[i] = True
+            elif op.tag == "replace":
+                j = op.dest_start + (i - op.src_start)
+                if j < op.dest_end:
+                    replaced[i] = new[j]
+    targets = labeller.spans(doc)
+    marked = {i for m in doc.marks for i in m.span_ids}
+    right_marked_changed = right_marked = right_changed = blends = position = 0
+    for span, words, target in zip(doc.spans, pieces, targets, strict=True):
+        places = range(position, position + len(words))
+        position += len(words)
+        right = _right(span.text, target)
+        if not words or right is None:
+            continue
+        changed = not all(kept[i] for i in places)
+        if right:
+            right_changed += changed
+            if span.id in marked:
+                right_marked += 1
+                right_marked_changed += changed
+        if span.id in marked and changed:
+            readings = {w for a in span.alternatives for w in normalize_words(a.text)}
+            readings |= set(words) | set(target or [])
+            if any(i in replaced and replaced[i] not in readings for i in places):
+                blends += 1
+    return right_marked_changed, right_marked, right_changed, blends
+
+
+def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
+    from uncertain.llm import _client
+    from uncertain.resolve import resolve
+
+    pool = [
+        e
+        for e in loaded
+        if (e.item.kind == "speech" or e.item.condition == "lines")
+        and (e.readings.get("tiny") or e.readings.get("ocr")) is not None
+    ]
+    pool = [e for e in pool if (e.readings.get("tiny") or e.readings["ocr"]).marks]
+    chosen = [pool[int(i * len(pool) / args.llm)] for i in range(min(args.llm, len(pool)))]
+    cache = CACHE.parent / "llm"
+    cache.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        url = args.base_url or stack.enter_context(local_server())
+        client = _client(url, 300.0)
+
+        def complete(messages: list[dict[str, str]], key: str) -> str:
+            path = cache / f"{key}.json"
+            if path.is_file():
+                return str(json.loads(path.read_text())["answer"])
+            response = client.chat.completions.create(
+                model=args.model, messages=messages, temperature=0.0, seed=0, max_tokens=400
+            )
+            answer = response.choices[0].message.content or ""
+            path.write_text(json.dumps({"messages": messages, "answer": answer}))
+            return answer
+
+        print(f"\n## LLM post-correction: {len(chosen)} marked items (speech + OCR lines)")
+        print(
+            "target: corrected WER <= plain prompt's and <= original; right marked words "
+            "changed <= 10%"
+        )
+        started = time.perf_counter()
+        table: dict[str, list[tuple[str, float, float, float]]] = {}
+        counts: dict[str, list[int]] = {}
+        for entry in chosen:
+            doc = entry.readings.get("tiny") or entry.readings["ocr"]
+            group = group_of(entry.item)
+            before, words = errors(doc, entry.labeller)
+            after_resolve, _ = errors(resolve(doc), entry.labeller)
+            table.setdefault("original", []).append((group, before, before, words))
+            table.setdefault("resolve", []).append((group, before, after_resolve, words))
+            for prompt in PROMPTS:
+                item = entry.item
+                key = f"{args.model}-{item.split}-{item.condition}-{item.path.stem}-{prompt}"
+                answer = _clean_answer(complete(messages_for(doc, prompt), key))
+                corrected = doc.model_copy(update={"text": answer, "spans": []})
+                after, _ = errors(corrected, entry.labeller)
+                table.setdefault(prompt, []).append((group, before, after, words))
+                c = counts.setdefault(prompt, [0, 0, 0, 0])
+                for n, v in enumerate(changes(doc, answer, entry.labeller)):
+                    c[n] += v
+        for name, pairs in table.items():
+            wer_after = ratio_ci([(g, a, n) for g, _, a, n in pairs])
+            gain = diff_ci(pairs)
+            extra = ""
+            if name in counts:
+                rmc, rm, rc, blends = counts[name]
+                share = f"{100 * rmc / rm:.0f}%" if rm else "n/a"
+                extra = (
+                    f" right-marked changed {rmc}/{rm} ({share}, target <= 10%), "
+                    f"right changed {rc}, blends {blends}"
+                )
+            print(f"  {name:10} WER {fmt(wer_after)} gain vs original {fmt(gain)}{extra}")
+        print(f"  ({time.perf_counter() - started:.0f} s of generation and scoring)")
+        extraction(args, complete)
+
+
+def extraction(args: argparse.Namespace, complete: Any) -> None:
+    """Questions with a known answer about samples/, asked with plain and marked prompts."""
+    from uncertain.api import read
+    from uncertain.evaluate import normalize_words
+    from uncertain.render import to_messages
+    from uncertain.resolve import resolve
+
+    cache = CACHE.parent / "samples"
+    cache.mkdir(parents=True, exist_ok=True)
+    docs: dict[str, Document] = {}
+    for name, _, _ in EXTRACTION:
+        if name in docs:
+            continue
+        path = cache / f"{name}.json"
+        if not path.is_file():
+            path.write_text(read(ROOT / "samples" / name, alternatives=3).to_json())
+        docs[name] = Document.load(path)
+    print(f"\n## extraction on samples/ ({len(EXTRACTION)} questions with known answers)")
+    for condition in ("plain", "inline", "brackets", "resolve+plain", "resolve+inline"):
+        right = 0
+        for number, (name, question, expected) in enumerate(EXTRACTION):
+            doc = docs[name]
+            style = condition.split("+")[-1]
+            if condition.startswith("resolve"):
+                doc = resolve(doc)
+            key = f"{args.model}-extract-{number}-{condition}"
+            answer = complete(to_messages(doc, question, style), key)
+            words = set(normalize_words(answer)) | {w.strip(".,") for w in answer.lower().split()}
+            right += all(e in words for e in expected)
+        print(f"  {condition:15} {right}/{len(EXTRACTION)} right")
 
 
 def main(argv: list[str] | None = None) -> int:
