@@ -496,7 +496,9 @@ def resolve_rows(
         if doc is None:
             continue
         before, words = errors(doc, entry.labeller)
-        after, _ = errors(resolve(doc, margin=margin), entry.labeller)
+        after, _ = errors(
+            resolve(doc, margin=None if math.isnan(margin) else margin), entry.labeller
+        )
         out.setdefault(entry.item.condition, []).append(
             (group_of(entry.item), before, after, words)
         )
@@ -838,7 +840,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--fit-tables", action="store_true", help="print q tables (fit split)")
-    parser.add_argument("--margins", type=float, nargs="+", default=[0.0])
+    parser.add_argument(
+        "--margins", type=float, nargs="+", default=[math.nan], help="nan: the shipped MARGINS"
+    )
     args = parser.parse_args(argv)
     if args.command == "decode":
         decode(args.split)

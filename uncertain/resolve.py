@@ -11,8 +11,9 @@ highest probability of being right:
   on the corpus fit split (`bench/downstream.py`; see `ALTERNATIVE_TABLES`).
 
 A replaced reading is kept as the first alternative (with its calibrated c), the other
-alternatives of that word get their resolved probabilities, and the span's confidence becomes
-the chosen reading's. Marks stay (the word is still uncertain) with their confidence updated.
+alternatives of that word that were weighed get their resolved probabilities (phrase readings
+keep their engine score), and the span's confidence becomes the chosen reading's. Marks stay
+(the word is still uncertain) with their confidence updated.
 `source.settings["resolved"]` says the text was resolved and how many words changed.
 """
 
@@ -24,17 +25,24 @@ from collections.abc import Sequence
 from uncertain.crosscheck import normalize_word
 from uncertain.document import Alternative, Document, Mark, Span
 
-__all__ = ["ALTERNATIVE_TABLES", "alternative_probabilities", "resolve"]
+__all__ = ["ALTERNATIVE_TABLES", "MARGINS", "alternative_probabilities", "resolve"]
 
 # Per source of alternatives, q as a step function of the engine's score: (score bin lower
 # edges, q per bin). Fitted on the corpus fit split by bench/downstream.py (`fit-resolve`):
 # among wrong words whose alternative had that score, the share whose alternative was right.
 ALTERNATIVE_TABLES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "nbest": ((0.0,), (0.0,)),
-    "cross": ((0.0,), (0.0,)),
-    "ocr": ((0.0,), (0.0,)),
+    # Whisper tiny.en, 3 hypotheses: 37 fit recordings, 88 wrong words.
+    "nbest": ((0.0, 0.2), (0.143, 0.2)),
+    # Until fitted on cross-checked fit data: as N-best.
+    "cross": ((0.0, 0.2), (0.143, 0.2)),
+    # Tesseract character choices: 24 fit pages, 425 wrong words.
+    "ocr": ((0.0, 0.4, 0.5), (0.065, 0.125, 0.13)),
 }
 """q (chance that an alternative is the right reading of a wrong word) by engine score."""
+
+MARGINS: dict[str, float] = {"nbest": 0.0, "cross": 0.0, "ocr": 0.0}
+"""By how much an alternative's probability must exceed the recognised reading's, per source:
+the smallest margin that made no condition of the corpus fit split worse."""
 
 
 def _source(span: Span, index: int, alternative: Alternative) -> str:
@@ -61,31 +69,43 @@ def alternative_probabilities(span: Span) -> list[tuple[str, float]]:
     """Each distinct other reading of `span` with its probability of being the right one.
 
     Readings that equal the recognised one up to case and punctuation are left out (they
-    change no word); the best probability per reading counts. Empty when the span has no
-    calibrated confidence.
+    change no word), and so are readings with another number of words (an N-best phrase
+    attached to each word of a run); the best probability per reading counts. Empty when the
+    span has no calibrated confidence.
     """
+    return [(text, probability) for text, probability, _ in _ranked(span)]
+
+
+def _ranked(span: Span) -> list[tuple[str, float, str]]:
     if span.confidence is None:
         return []
     own = normalize_word(span.text)
+    size = len(span.text.split())
     wrong = 1.0 - span.confidence
-    best: dict[str, tuple[str, float]] = {}
+    best: dict[str, tuple[str, float, str]] = {}
     for index, alternative in enumerate(span.alternatives):
         text = alternative.text.strip()
         key = normalize_word(text)
         if not key or key == own:
             continue
-        probability = wrong * _q(_source(span, index, alternative), alternative.confidence)
+        if len(text.split()) != size:
+            # A phrase reading stands for a run of words and is attached to each of them;
+            # putting it in place of one word would repeat it. It stays an alternative.
+            continue
+        source = _source(span, index, alternative)
+        probability = wrong * _q(source, alternative.confidence)
         if key not in best or probability > best[key][1]:
-            best[key] = (text, probability)
+            best[key] = (text, probability, source)
     return sorted(best.values(), key=lambda item: -item[1])
 
 
-def resolve(doc: Document, *, margin: float = 0.0) -> Document:
+def resolve(doc: Document, *, margin: float | None = None) -> Document:
     """A new document whose text takes, per word, the reading most likely to be right.
 
     `margin`: an alternative replaces the recognised reading only when its probability is
-    higher by more than this. The input document is not changed. Documents without
-    calibrated confidences (not fused) come back unchanged but for `source.settings`.
+    higher by more than this (default: `MARGINS` for the alternative's source). The input
+    document is not changed. Documents without calibrated confidences (not fused) come back
+    unchanged but for `source.settings`.
     """
     text = doc.text
     pieces: list[str] = []
@@ -111,6 +131,9 @@ def resolve(doc: Document, *, margin: float = 0.0) -> Document:
             alternatives += [
                 Alternative(text=t, confidence=min(max(p, 0.0), 1.0)) for t, p in others
             ]
+            # Readings resolve does not weigh (phrases, the same word) stay as they were.
+            weighed = {normalize_word(a.text) for a in alternatives} | {normalize_word(reading)}
+            alternatives += [a for a in span.alternatives if normalize_word(a.text) not in weighed]
             spans.append(
                 span.model_copy(
                     update={
@@ -148,15 +171,20 @@ def resolve(doc: Document, *, margin: float = 0.0) -> Document:
     )
 
 
-def _choose(span: Span, margin: float) -> tuple[str, float, Sequence[tuple[str, float]]] | None:
+def _choose(
+    span: Span, margin: float | None
+) -> tuple[str, float, Sequence[tuple[str, float]]] | None:
     """The reading to put in place of `span`'s, its probability and the rest; None to keep."""
     if span.confidence is None or not span.alternatives:
         return None
-    ranked = alternative_probabilities(span)
-    if not ranked or ranked[0][1] <= span.confidence + margin:
+    ranked = _ranked(span)
+    if not ranked:
         return None
-    reading, probability = ranked[0]
-    return reading, probability, ranked[1:]
+    reading, probability, source = ranked[0]
+    needed = MARGINS[source] if margin is None else margin
+    if probability <= span.confidence + needed:
+        return None
+    return reading, probability, [(t, p) for t, p, _ in ranked[1:]]
 
 
 def _updated(mark: Mark, doc: Document, new_confidence: dict[int, float]) -> Mark:
