@@ -6,7 +6,9 @@
 `decode` reads a fixed, manageable subset of /work/shared/corpus/{speech,ocr}/<split>/ with
 the real engines and caches the raw (unfused) Documents as JSON under $UNCERTAIN_BENCH_CACHE
 (default /work/cache/15/docs): Whisper tiny.en with 3 N-best hypotheses, Whisper base (the
-cross-check's second reading), Tesseract with its character choices and a second pass.
+cross-check's second reading; decoded only with UNCERTAIN_DECODE_BASE=1, else taken from the
+confidence benchmark's cache $UNCERTAIN_BORROW_BASE), Tesseract with its character choices
+(taken from $UNCERTAIN_BORROW_OCR where the OCR benchmark already decoded the page).
 `report` re-applies `uncertain.fuse` at bench time (so refitted calibrators count without
 re-decoding) and prints, each beside its target and with a 95% bootstrap interval over
 recordings/pages:
@@ -53,6 +55,7 @@ OCR_LIMIT = {"receipts": 8, "book": 8, "forms": 8, "lines": 20}
 # Documents other benchmarks already decoded with the same engines and settings are copied
 # instead of decoded again (two cores are shared): Whisper base readings and Tesseract pages.
 BORROW_BASE = Path(os.environ.get("UNCERTAIN_BORROW_BASE", "/work/cache/13/docs/base"))
+DECODE_BASE = os.environ.get("UNCERTAIN_DECODE_BASE") == "1"
 BORROW_OCR = Path(os.environ.get("UNCERTAIN_BORROW_OCR", "/work/cache/14/tess"))
 AUDIO = (".flac", ".wav", ".mp3")
 IMAGES = (".png", ".jpg", ".tif")
@@ -356,8 +359,10 @@ def load(split: str) -> list[Loaded]:
         if item.kind == "speech":
             primary = Document.load(item.cached("tiny3"))
             readings["tiny"] = fuse(primary)
-            if item.cached("base").is_file():
-                other = Document.load(item.cached("base"))
+            borrowed = BORROW_BASE / f"{split}-{item.condition}-{item.path.stem}.json"
+            base = item.cached("base") if item.cached("base").is_file() else borrowed
+            if base.is_file():
+                other = Document.load(base)
                 readings["cross"] = fuse(cross_check_speech(primary, other))
         else:
             readings["ocr"] = fuse(Document.load(item.cached("tess")))
@@ -753,7 +758,7 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
             if path.is_file():
                 return str(json.loads(path.read_text())["answer"])
             response = client.chat.completions.create(
-                model=args.model, messages=messages, temperature=0.0, seed=0, max_tokens=400
+                model=args.model, messages=messages, temperature=0.0, seed=0, max_tokens=160
             )
             answer = response.choices[0].message.content or ""
             path.write_text(json.dumps({"messages": messages, "answer": answer}))
@@ -774,7 +779,7 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
             after_resolve, _ = errors(resolve(doc), entry.labeller)
             table.setdefault("original", []).append((group, before, before, words))
             table.setdefault("resolve", []).append((group, before, after_resolve, words))
-            for prompt in PROMPTS:
+            for prompt in args.prompts:
                 item = entry.item
                 key = f"{args.model}-{item.split}-{item.condition}-{item.path.stem}-{prompt}"
                 answer = _clean_answer(complete(messages_for(doc, prompt), key))
@@ -818,7 +823,7 @@ def extraction(args: argparse.Namespace, complete: Any) -> None:
             path.write_text(read(ROOT / "samples" / name, alternatives=3).to_json())
         docs[name] = Document.load(path)
     print(f"\n## extraction on samples/ ({len(EXTRACTION)} questions with known answers)")
-    for condition in ("plain", "inline", "brackets", "resolve+plain", "resolve+inline"):
+    for condition in args.extraction:
         right = 0
         for number, (name, question, expected) in enumerate(EXTRACTION):
             doc = docs[name]
@@ -839,6 +844,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm", type=int, default=0, help="LLM items (0: skip the LLM part)")
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
+    parser.add_argument("--prompts", nargs="+", default=list(PROMPTS), choices=PROMPTS)
+    parser.add_argument(
+        "--extraction",
+        nargs="*",
+        default=["plain", "inline", "brackets", "resolve+plain", "resolve+inline"],
+    )
     parser.add_argument("--fit-tables", action="store_true", help="print q tables (fit split)")
     parser.add_argument(
         "--margins", type=float, nargs="+", default=[math.nan], help="nan: the shipped MARGINS"

@@ -1,6 +1,7 @@
 """A real local model for the LLM tests: llama.cpp's OpenAI-compatible server on 127.0.0.1.
 
-The model is the test fixture GGUF (Qwen2.5-Coder-0.5B-Instruct Q4_K_M, extra `testmodel`),
+The server runs through `serve.py` (CPU weight repacking off: it crashes in this build). The
+model is the test fixture GGUF (Qwen2.5-Coder-0.5B-Instruct Q4_K_M, extra `testmodel`),
 assembled once into the user cache. The server is started once per session on a free port
 and stopped at the end; requests use temperature 0 and a fixed seed, so answers repeat.
 """
@@ -22,6 +23,7 @@ import pytest
 from uncertain.models import assemble_test_llm
 
 MODEL = "qwen2.5-coder-0.5b-instruct"
+SERVE = Path(__file__).resolve().parent / "serve.py"  # llama_cpp.server without CPU repacking
 READY_TIMEOUT = 180.0  # loading 0.5 GB on a busy 2-core machine
 
 
@@ -43,8 +45,7 @@ def llm_server(test_llm_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
     log = tmp_path_factory.mktemp("llm") / "server.log"
     command = [
         sys.executable,
-        "-m",
-        "llama_cpp.server",
+        str(SERVE),
         "--model",
         str(test_llm_path),
         "--model_alias",

@@ -1,7 +1,7 @@
 """Smoke test of the downstream benchmark's LLM post-correction, on real transcripts.
 
 The full measurement is `bench/downstream.py report --llm N`; here the real local model
-corrects two real transcripts (Whisper tiny.en on samples/) in the plain and the marked prompt,
+corrects a real transcript (Whisper tiny.en on samples/) in the plain and a marked prompt,
 and the results must be transcripts of the same recording, not chatter around one.
 """
 
@@ -23,13 +23,14 @@ TASK = (
 )
 
 
-@pytest.mark.parametrize("name", ["synthetic_drug.wav", "jfk.wav"])
-def test_correction_returns_the_transcript(llm_server: str, name: str) -> None:
-    doc = uncertain.transcribe(SAMPLES / name, alternatives=3)
-    reference = (SAMPLES / name.replace(".wav", ".ref.txt")).read_text()
+def test_correction_returns_the_transcript(llm_server: str) -> None:
+    doc = uncertain.transcribe(SAMPLES / "synthetic_drug.wav", alternatives=3)
+    reference = (SAMPLES / "synthetic_drug.ref.txt").read_text()
     original = wer(doc.text, reference)
-    for style in ("plain", "inline"):
-        answer = uncertain.ask(doc, TASK, model=MODEL, base_url=llm_server, style=style)
+    for style in ("plain", "brackets"):
+        answer = uncertain.ask(
+            doc, TASK, model=MODEL, base_url=llm_server, style=style, max_tokens=48
+        )
         corrected = answer.text.strip().strip('"')
         # A transcript of the same words: far closer to the reference than an unrelated text,
         # and never markup echoed back.
