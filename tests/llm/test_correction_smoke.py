@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import uncertain
 from uncertain.evaluate import wer
 
