@@ -40,7 +40,7 @@ ALTERNATIVE_TABLES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 """q (chance that an alternative is the right reading of a wrong word) by engine score."""
 
-MARGINS: dict[str, float] = {"nbest": 0.0, "cross": 0.0, "ocr": 0.0}
+MARGINS: dict[str, float] = {"nbest": 0.1, "cross": 0.0, "ocr": 0.0}
 """By how much an alternative's probability must exceed the recognised reading's, per source:
 the smallest margin that made no condition of the corpus fit split worse."""
 
