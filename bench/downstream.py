@@ -516,6 +516,30 @@ def resolve_rows(
     return out
 
 
+def choose_margins(loaded: list[Loaded], readings: list[str]) -> None:
+    """Per source, the smallest margin after which resolve makes no condition worse (fit)."""
+    import importlib
+
+    module = importlib.import_module("uncertain.resolve")
+    shipped = dict(module.MARGINS)
+    print("\n## margins per source: smallest that makes no condition worse (use on fit only)")
+    for source in shipped:
+        chosen = None
+        for margin in (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0):
+            module.MARGINS[source] = margin
+            worse = [
+                f"{r}/{c}"
+                for r in readings
+                for c, pairs in resolve_rows(loaded, r, math.nan).items()
+                if sum(a for _, _, a, _ in pairs) > sum(b for _, b, _, _ in pairs)
+            ]
+            if not worse:
+                chosen = margin
+                break
+        module.MARGINS.update(shipped)
+        print(f"  {source:6} {chosen} (shipped {shipped[source]})")
+
+
 def report(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     loaded = load(args.split)
@@ -558,6 +582,8 @@ def report(args: argparse.Namespace) -> int:
                     f"before {fmt(before)} after {fmt(after)} gain {fmt(delta)} "
                     f"rel {100 * rel:.1f}%"
                 )
+    if args.choose_margins:
+        choose_margins(loaded, readings)
     if args.llm:
         llm_report(args, loaded)
     print(f"\n(report took {time.perf_counter() - started:.0f} s)")
@@ -652,7 +678,11 @@ def local_server() -> Iterator[str]:
         yield url
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def _clean_answer(text: str) -> str:
@@ -758,17 +788,27 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         url = args.base_url or stack.enter_context(local_server())
-        client = _client(url, 300.0)
+        client = _client(url, args.timeout)
 
         def complete(messages: list[dict[str, str]], key: str) -> str:
             path = cache / f"{key}.json"
             if path.is_file():
                 return str(json.loads(path.read_text())["answer"])
-            response = client.chat.completions.create(
-                model=args.model, messages=messages, temperature=0.0, seed=0, max_tokens=160
-            )
+            began = time.perf_counter()
+            try:
+                response = client.chat.completions.create(
+                    model=args.model,
+                    messages=messages,
+                    temperature=0.0,
+                    seed=0,
+                    max_tokens=args.max_tokens,
+                )
+            except Exception as error:  # a loaded machine times out: count it, go on
+                print(f"  ({key}: {type(error).__name__}, counted as no answer)", file=sys.stderr)
+                return ""
             answer = response.choices[0].message.content or ""
             path.write_text(json.dumps({"messages": messages, "answer": answer}))
+            print(f"  ({key}: {time.perf_counter() - began:.0f} s)", file=sys.stderr)
             return answer
 
         print(f"\n## LLM post-correction: {len(chosen)} marked items (speech + OCR lines)")
@@ -857,6 +897,9 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         default=["plain", "inline", "brackets", "resolve+plain", "resolve+inline"],
     )
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per LLM call")
+    parser.add_argument("--max-tokens", type=int, default=120, help="per LLM answer")
+    parser.add_argument("--choose-margins", action="store_true", help="(fit split only)")
     parser.add_argument("--fit-tables", action="store_true", help="print q tables (fit split)")
     parser.add_argument(
         "--margins", type=float, nargs="+", default=[math.nan], help="nan: the shipped MARGINS"
