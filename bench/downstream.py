@@ -637,7 +637,7 @@ EXTRACTION = [
 
 
 @contextlib.contextmanager
-def local_server() -> Iterator[str]:
+def local_server(threads: int) -> Iterator[str]:
     """The test model behind llama.cpp's OpenAI-compatible server, on a free local port."""
     import socket
     import subprocess
@@ -664,7 +664,7 @@ def local_server() -> Iterator[str]:
         "--seed",
         "0",
         "--n_threads",
-        str(min(2, os.cpu_count() or 1)),
+        str(threads),
     ]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
@@ -787,7 +787,7 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
     cache = CACHE.parent / "llm"
     cache.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        url = args.base_url or stack.enter_context(local_server())
+        url = args.base_url or stack.enter_context(local_server(args.threads))
         client = _client(url, args.timeout)
 
         def complete(messages: list[dict[str, str]], key: str) -> str:
@@ -896,6 +896,9 @@ def main(argv: list[str] | None = None) -> int:
         "--extraction",
         nargs="*",
         default=["plain", "inline", "brackets", "resolve+plain", "resolve+inline"],
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="model server threads (1 on a loaded machine)"
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per LLM call")
     parser.add_argument("--max-tokens", type=int, default=120, help="per LLM answer")
