@@ -24,6 +24,7 @@ from uncertain.models import assemble_test_llm
 MODEL = "qwen2.5-coder-0.5b-instruct"
 SERVE = Path(__file__).resolve().parent / "serve.py"  # llama_cpp.server without CPU repacking
 READY_TIMEOUT = 180.0  # loading 0.5 GB on a busy 2-core machine
+SLOW = 600.0  # seconds per answer: a shared machine made single calls take minutes
 
 
 def free_port() -> int:

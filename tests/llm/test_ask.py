@@ -19,7 +19,7 @@ from uncertain.document import Document, Mark, Source, Span
 from uncertain.errors import EngineError
 from uncertain.models import TEST_LLM_SIZE
 
-from .conftest import MODEL, free_port
+from .conftest import MODEL, SLOW, free_port
 
 
 def drug_note() -> Document:
@@ -51,7 +51,9 @@ def test_the_test_model_is_assembled_and_checked(test_llm_path: Path) -> None:
 
 def test_ask_answers_and_traces_the_weak_spot(llm_server: str) -> None:
     question = "Which drug does the patient take? Answer with the drug name only."
-    answer = uncertain.ask(drug_note(), question, model=MODEL, base_url=llm_server, max_tokens=16)
+    answer = uncertain.ask(
+        drug_note(), question, model=MODEL, base_url=llm_server, max_tokens=16, timeout=SLOW
+    )
     assert answer.text
     assert answer.endpoint == llm_server
     # The answer names the drug, in one reading or the other, and the trace says it is weak.
@@ -59,7 +61,9 @@ def test_ask_answers_and_traces_the_weak_spot(llm_server: str) -> None:
     assert [hit.span_ids for hit in answer.hits] == [(3,)]
     assert "rests on uncertain words" in str(answer)
     # Greedy decoding: the same question gives the same answer.
-    again = uncertain.ask(drug_note(), question, model=MODEL, base_url=llm_server, max_tokens=16)
+    again = uncertain.ask(
+        drug_note(), question, model=MODEL, base_url=llm_server, max_tokens=16, timeout=SLOW
+    )
     assert again.text == answer.text
 
 
@@ -71,6 +75,7 @@ def test_ask_in_the_compact_style(llm_server: str) -> None:
         base_url=llm_server,
         style="brackets",
         max_tokens=16,
+        timeout=SLOW,
     )
     assert answer.text
 
@@ -88,6 +93,8 @@ def test_cli_ask_prints_answer_then_weak_spots(llm_server: str, tmp_path: Path) 
             MODEL,
             "--base-url",
             llm_server,
+            "--timeout",
+            str(SLOW),
         ],
     )
     assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ from pathlib import Path
 import uncertain
 from uncertain.evaluate import wer
 
-from .conftest import MODEL
+from .conftest import MODEL, SLOW
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
 TASK = (
@@ -27,7 +27,7 @@ def test_correction_returns_the_transcript(llm_server: str) -> None:
     original = wer(doc.text, reference)
     for style in ("plain", "brackets"):
         answer = uncertain.ask(
-            doc, TASK, model=MODEL, base_url=llm_server, style=style, max_tokens=48
+            doc, TASK, model=MODEL, base_url=llm_server, style=style, max_tokens=48, timeout=SLOW
         )
         corrected = answer.text.strip().strip('"')
         # A transcript of the same words: far closer to the reference than an unrelated text,
