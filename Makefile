@@ -44,7 +44,7 @@ $(VENV)/.demo-installed: pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.demo-installed
-	$(PY) -m pip install -q -e ".[base,dev,notebook,langchain,llamaindex,ray,rapidocr]"
+	$(PY) -m pip install -q -e ".[base,dev,notebook,langchain,llamaindex,ray,rapidocr,llm,server,testmodel]"
 	touch $@
 
 demo: system $(VENV)/.demo-installed

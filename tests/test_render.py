@@ -11,7 +11,6 @@ import pytest
 
 from uncertain.document import Alternative, Box, Document, Mark, Page, Span, TimeRange
 from uncertain.errors import InputError
-from uncertain.render import _INVISIBLE as INVISIBLE
 from uncertain.render import (
     MARK_THRESHOLD,
     STYLES,
@@ -23,6 +22,7 @@ from uncertain.render import (
     to_messages,
     trace,
 )
+from uncertain.render.escaping import _INVISIBLE as INVISIBLE
 
 MARKUP_STYLES = [s for s in STYLES if s != "plain"]
 

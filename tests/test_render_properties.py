@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from tests.fuzzing import examples
 from uncertain.document import Alternative, Document, Mark, Span
-from uncertain.render import _INVISIBLE as INVISIBLE
 from uncertain.render import STYLES, ParsedMark, parse, render, to_messages
+from uncertain.render.escaping import _INVISIBLE as INVISIBLE
 
 MARKUP_STYLES = [s for s in STYLES if s != "plain"]
 

@@ -4,7 +4,9 @@
 any audio, video, image or PDF, and `iter_read` gives it one page or segment at a time, in
 memory flat with the file's length. Each word carries a calibrated `confidence`, the runs not to
 trust are in `Document.marks`, `render` and `to_messages` carry that into LLM prompts, and
-`trace` says which parts of an LLM's answer rest on weak words.
+`trace` says which parts of an LLM's answer rest on weak words. `resolve` takes, per word, the
+reading most likely right; `ask` puts a question about a document to any OpenAI-compatible
+chat endpoint and traces the answer.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from uncertain.document import (
 from uncertain.errors import CalibrationError, EngineError, InputError, UncertainError
 from uncertain.exporters import notebook as _notebook_views  # noqa: F401  (registers the views)
 from uncertain.fusion import Calibrator, fuse, load_calibrator
+from uncertain.llm import Answer, ask
 from uncertain.render import ParsedPrompt, TraceHit, parse, preamble, render, to_messages, trace
+from uncertain.resolve import resolve
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Alternative",
+    "Answer",
     "Block",
     "Box",
     "CalibrationError",
@@ -52,6 +57,7 @@ __all__ = [
     "TraceHit",
     "UncertainError",
     "__version__",
+    "ask",
     "fuse",
     "iter_read",
     "iter_transcribe",
@@ -61,6 +67,7 @@ __all__ = [
     "preamble",
     "read",
     "render",
+    "resolve",
     "to_messages",
     "trace",
     "transcribe",

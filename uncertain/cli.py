@@ -2,6 +2,7 @@
 
     uncertain transcribe FILES_OR_DIRS... [-f FORMAT] [-o DIR]   annotated transcripts
     uncertain render DOC.json --style inline                      a document as prompt text
+    uncertain ask FILE_OR_JSON "question" --model NAME            ask an LLM, see weak spots
     uncertain eval FILES --refs DIR                               how good the confidences are
     uncertain calibrate FILES --refs DIR -o my.json               fit a calibrator on your data
     uncertain schema                                              the JSON Schema of a document
@@ -269,6 +270,12 @@ def transcribe(
     alternatives: Annotated[
         int, typer.Option(min=0, help="N-best hypotheses for word alternatives.")
     ] = 0,
+    resolve: Annotated[
+        bool,
+        typer.Option(
+            "--resolve", help="Per word, take the reading most likely right (see `resolve`)."
+        ),
+    ] = False,
     style: Annotated[str, typer.Option(help="Prompt style for -f prompt.")] = "inline",
     dpi: Annotated[
         int, typer.Option(min=50, max=1200, help="Resolution for rendering PDF pages.")
@@ -341,6 +348,10 @@ def transcribe(
                 )
                 if streamed:
                     doc.source.path = str(path)
+                if resolve:
+                    from uncertain.resolve import resolve as resolve_document
+
+                    doc = resolve_document(doc)
                 if not quiet:
                     try:
                         if len(inputs) > 1:
@@ -507,6 +518,58 @@ def _check_cross_check_mode(mode: str) -> None:
         raise typer.BadParameter(
             f"unknown mode {mode!r}; choose selective or full", param_hint="--cross-check-mode"
         )
+
+
+@app.command()
+def ask(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            readable=False, help="A document JSON written by uncertain, or a file to read."
+        ),
+    ],
+    question: Annotated[str, typer.Argument(help="What to ask about the document.")],
+    model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 "
+            "(default: OPENAI_BASE_URL, else OpenAI; the key comes from OPENAI_API_KEY)."
+        ),
+    ] = None,
+    style: Annotated[
+        str, typer.Option(help="Prompt style: inline, brackets, footnotes, json or plain.")
+    ] = "inline",
+    timeout: Annotated[
+        float, typer.Option(min=1.0, help="Seconds to wait for the answer.")
+    ] = 120.0,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Ask an LLM about a document; print the answer and the weak spots it rests on."""
+    from uncertain.document import Document
+    from uncertain.llm import ask as ask_model
+
+    run = Run(quiet=True, debug=debug)
+    try:
+        if source.suffix.lower() == ".json":
+            doc = Document.load(source)
+        else:
+            from uncertain.api import read
+
+            doc = read(source)
+        answer = ask_model(
+            doc, question, model=model, base_url=base_url, style=style, timeout=timeout
+        )
+    except (UncertainError, ValueError) as error:
+        run.fail(source, error)
+        raise typer.Exit(1) from None
+    typer.echo(answer.text)
+    if answer.hits:
+        typer.echo("\nrests on uncertain words:")
+        for hit in answer.hits:
+            typer.echo(f"  - {hit}")
+    else:
+        typer.echo("\nrests on no marked words")
 
 
 def _documents_with_references(

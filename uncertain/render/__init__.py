@@ -1,0 +1,54 @@
+"""Prompt rendering: put a document's uncertainty in front of an LLM, compactly and safely.
+
+`render` turns a `Document` into prompt text in one of five styles:
+
+    inline     The patient takes <unsure id="12" p="0.31" alt="metformin">metaformin</unsure>.
+    brackets   The patient takes [?metaformin|metformin 0.31].   (ids=True adds " #12")
+    footnotes  The patient takes metaformin[1].   (readings listed below a "---" line)
+    json       ["takes ",{"unsure":"metaformin","p":0.31,"alt":["metformin"],"id":"12"},"."]
+    plain      The patient takes metaformin.
+
+`preamble` is the short instruction that tells a model how to read a style, `to_messages`
+builds chat messages (system + user) with the document fenced in `<document>` tags, `parse`
+reads a rendered prompt back (exactly the document text and the marks), and `trace` finds
+which parts of an LLM's answer rest on marked spans.
+
+The document text is untrusted. Each style escapes minimally and reversibly, so that no text
+can close a mark, open a fake one, or close the `<document>` fence:
+
+- inline: XML entities (`&amp; &lt; &gt;`, and `&quot;` / `&#x7C;` inside attributes);
+- brackets and footnotes: backslash escapes (`\\\\ \\[ \\] \\| \\"`, `<` as `\\u{3C}`);
+- json: JSON string escapes, with `<` written as `\\u003c`.
+
+Control, zero-width, bidi-override and other invisible characters would survive a round trip
+as raw characters but could reorder or hide markup on screen, so every style writes them as
+visible escapes (`&#x202E;`, `\\u{202E}`, `\\u202e`) that `parse` turns back into the character.
+Tab and newline stay as they are.
+"""
+
+from uncertain.render.parsing import ParsedMark, ParsedPrompt, parse
+from uncertain.render.styles import (
+    MARK_THRESHOLD,
+    STYLES,
+    MarksOption,
+    Style,
+    preamble,
+    render,
+    to_messages,
+)
+from uncertain.render.tracing import TraceHit, trace
+
+__all__ = [
+    "MARK_THRESHOLD",
+    "STYLES",
+    "MarksOption",
+    "ParsedMark",
+    "ParsedPrompt",
+    "Style",
+    "TraceHit",
+    "parse",
+    "preamble",
+    "render",
+    "to_messages",
+    "trace",
+]
