@@ -169,6 +169,10 @@ def ocr(
     second_reader = isinstance(cross_check, str) and cross_check.lower() == "rapidocr"
     if cross_check and not second_reader:
         options["cross_check"] = True
+    if second_reader:
+        # The second reader's calibrator weighs every word's character confidences, which the
+        # cheaper weak-words-only pass leaves out for confident words.
+        options.setdefault("char_choices", "all")
     if progress is not None:
         options["progress"] = progress
     doc = engine.read(image, **options)
