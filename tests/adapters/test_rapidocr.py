@@ -83,6 +83,15 @@ def test_fused_cross_checked_page_uses_the_second_reader(degraded_checked: Docum
     assert mean(disagreeing) < mean(agreeing)
 
 
+def test_cross_checked_pages_carry_character_evidence_for_every_word(
+    degraded_checked: Document,
+) -> None:
+    """The second reader's calibrator weighs every word's character confidences, so the
+    cheaper pass that gives them only to weak words is not used with it."""
+    assert degraded_checked.source.settings["char_choices"] == "all"
+    assert all("min_char_confidence" in s.signals for s in degraded_checked.spans)
+
+
 def test_full_page_mode_reads_every_line() -> None:
     doc = uncertain.read(
         SAMPLES / "clean_page.png", cross_check="rapidocr", cross_check_mode="full", fuse=False
