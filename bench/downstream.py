@@ -3,9 +3,10 @@
     PYTHONPATH=. .venv/bin/python bench/downstream.py decode [--split eval|fit]   # once, cached
     PYTHONPATH=. .venv/bin/python bench/downstream.py report [--split eval|fit] [--llm N]
 
-`decode` reads a fixed, manageable subset of /work/shared/corpus/{speech,ocr}/<split>/ with
+`decode` reads a fixed, manageable subset of ../shared/corpus/{speech,ocr}/<split>/ with
 the real engines and caches the raw (unfused) Documents as JSON under $UNCERTAIN_BENCH_CACHE
-(default /work/cache/15/docs): Whisper tiny.en with 3 N-best hypotheses, Whisper base (the
+(default ~/.cache/uncertain-corpus/downstream): Whisper tiny.en with 3 N-best hypotheses,
+Whisper base (the
 cross-check's second reading; decoded only with UNCERTAIN_DECODE_BASE=1, else taken from the
 confidence benchmark's cache $UNCERTAIN_BORROW_BASE), Tesseract with its character choices
 (taken from $UNCERTAIN_BORROW_OCR where the OCR benchmark already decoded the page).
@@ -45,8 +46,16 @@ sys.path.insert(0, str(ROOT))
 
 from uncertain.document import Document, Span  # noqa: E402
 
-CORPUS = Path(os.environ.get("UNCERTAIN_CORPUS_DIR", "/work/shared/corpus"))
-CACHE = Path(os.environ.get("UNCERTAIN_BENCH_CACHE", "/work/cache/15/docs"))
+CORPUS = Path(
+    os.environ.get(
+        "UNCERTAIN_CORPUS_DIR", Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    )
+)
+CACHE = Path(
+    os.environ.get(
+        "UNCERTAIN_BENCH_CACHE", Path.home() / ".cache" / "uncertain-corpus" / "downstream"
+    )
+)
 
 # How many items per condition each split contributes: enough for an interval, small enough
 # to decode on two shared cores (speech clips are ~5 s; pages take seconds each).
@@ -54,9 +63,18 @@ SPEECH_LIMIT = {"clean": 14, "noisy": 16, "spontaneous": 7, "accented": 8, "doma
 OCR_LIMIT = {"receipts": 8, "book": 8, "forms": 8, "lines": 20}
 # Documents other benchmarks already decoded with the same engines and settings are copied
 # instead of decoded again (two cores are shared): Whisper base readings and Tesseract pages.
-BORROW_BASE = Path(os.environ.get("UNCERTAIN_BORROW_BASE", "/work/cache/13/docs/base"))
+# Readings other benchmarks already cached (bench/speech_corpus.py, bench/ocr_confidence.py).
+BORROW_BASE = Path(
+    os.environ.get(
+        "UNCERTAIN_BORROW_BASE", Path.home() / ".cache" / "uncertain-corpus" / "speech" / "base"
+    )
+)
 DECODE_BASE = os.environ.get("UNCERTAIN_DECODE_BASE") == "1"
-BORROW_OCR = Path(os.environ.get("UNCERTAIN_BORROW_OCR", "/work/cache/14/tess"))
+BORROW_OCR = Path(
+    os.environ.get(
+        "UNCERTAIN_BORROW_OCR", Path.home() / ".cache" / "uncertain-corpus" / "ocr" / "tess"
+    )
+)
 AUDIO = (".flac", ".wav", ".mp3")
 IMAGES = (".png", ".jpg", ".tif")
 

@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus" / "speech"
 REALDATA = SHARED / "realdata" / "audio"
-DEFAULT_CACHE = Path(os.environ.get("UNCERTAIN_SPEECH_CACHE", "/work/cache/13/docs"))
+DEFAULT_CACHE = Path(
+    os.environ.get("UNCERTAIN_SPEECH_CACHE", Path.home() / ".cache" / "uncertain-corpus" / "speech")
+)
 MEDIA = (".flac", ".wav", ".mp3", ".ogg", ".m4a")
 REVERSED_PER_SPLIT = 30
 
