@@ -30,7 +30,10 @@ def test_correction_returns_the_transcript(llm_server: str) -> None:
             doc, TASK, model=MODEL, base_url=llm_server, style=style, max_tokens=48, timeout=SLOW
         )
         corrected = answer.text.strip().strip('"')
-        # A transcript of the same words: far closer to the reference than an unrelated text,
-        # and never markup echoed back.
-        assert wer(corrected, reference) <= max(0.6, original + 0.35), corrected
+        # A transcript of the same recording, not chatter around one: most of its words are
+        # the transcript's (how much a model improves it is bench/downstream.py's business;
+        # the 0.5B model sometimes leaves a mark's probability behind), and no mark echoed.
+        assert wer(corrected, doc.text) <= 0.5, corrected
+        assert wer(corrected, reference) <= original + 0.5, corrected
         assert "<unsure" not in corrected
+        assert "[?" not in corrected
