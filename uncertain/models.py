@@ -140,24 +140,18 @@ def assemble_base_model(target: Path | None = None) -> Path:
         # The size check is cheap; the sha256 was verified when the file was written.
         return target
     part1, part2 = _package_data_dirs(_BASE_PACKAGES, "the Whisper base model", _BASE_HINT)
-    parts = [part1 / "model.bin.part1", part2 / "model.bin.part2"]
-    for part in parts:
-        if not part.is_file():
-            raise EngineError(f"{part} is missing; reinstall with {_BASE_HINT}")
-    target.mkdir(parents=True, exist_ok=True)
-    for side in _BASE_SIDE_FILES:
-        source = part1 / side
-        if source.is_file() and not (target / side).is_file():
-            _atomic_copy([source], target / side, None, "a Whisper base side file", _BASE_HINT)
-    if model.is_file() and model.stat().st_size != BASE_MODEL_SIZE:
-        model.unlink()  # a damaged or partial file from an older run
+    # Checks the parts, and replaces a damaged or partial model.bin from an older run.
     assemble_parts(
-        parts,
+        [part1 / "model.bin.part1", part2 / "model.bin.part2"],
         model,
         (BASE_MODEL_SIZE, BASE_MODEL_SHA256),
         "the assembled Whisper base model",
         _BASE_HINT,
     )
+    for side in _BASE_SIDE_FILES:
+        source = part1 / side
+        if source.is_file() and not (target / side).is_file():
+            _atomic_copy([source], target / side, None, "a Whisper base side file", _BASE_HINT)
     return target
 
 
