@@ -657,50 +657,15 @@ EXTRACTION = [
 @contextlib.contextmanager
 def local_server(threads: int) -> Iterator[str]:
     """The test model behind llama.cpp's OpenAI-compatible server, on a free local port."""
-    import socket
-    import subprocess
-    import urllib.request
+    import tempfile
 
+    from tests.llm.serve import served
     from uncertain.models import assemble_test_llm
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [
-        sys.executable,
-        str(ROOT / "tests" / "llm" / "serve.py"),  # llama_cpp.server, CPU repacking off
-        "--model",
-        str(assemble_test_llm()),
-        "--model_alias",
-        "qwen2.5-coder-0.5b-instruct",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "4096",
-        "--seed",
-        "0",
-        "--n_threads",
-        str(threads),
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(360):
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=5):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with tempfile.TemporaryDirectory() as scratch:
+        log = Path(scratch) / "server.log"
+        with served(assemble_test_llm(), log, threads=threads, ready_timeout=180.0) as url:
+            yield url
 
 
 def _clean_answer(text: str) -> str:

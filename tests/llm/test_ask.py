@@ -19,7 +19,8 @@ from uncertain.document import Document, Mark, Source, Span
 from uncertain.errors import EngineError
 from uncertain.models import TEST_LLM_SIZE
 
-from .conftest import MODEL, SLOW, free_port
+from .conftest import SLOW
+from .serve import MODEL, free_port
 
 
 def drug_note() -> Document:

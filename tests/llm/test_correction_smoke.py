@@ -12,7 +12,8 @@ from pathlib import Path
 import uncertain
 from uncertain.evaluate import wer
 
-from .conftest import MODEL, SLOW
+from .conftest import SLOW
+from .serve import MODEL
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
 TASK = (
