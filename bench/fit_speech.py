@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fit_calibration import ASR_FEATURES
 from speech_corpus import DEFAULT_CACHE, Item, load
 
 from uncertain.crosscheck import cross_check_speech
@@ -43,13 +44,9 @@ from uncertain.fusion import (
 OUT = Path(__file__).resolve().parent.parent / "uncertain" / "calibration"
 TINY_AS_IS = "tiny.en's calibrator as it is"
 
-WP = Feature("word_probability", "logit", default=0.5)
-BASE_SET = [
-    WP,
-    Feature("min_token_probability", "logit", default=0.5),
-    Feature("context_min_word_probability", "logit", default=0.5),
-    Feature("avg_logprob", "raw", default=-0.5),
-]
+# The four features the first build's calibrators used (bench/fit_calibration.py).
+BASE_SET = ASR_FEATURES
+WP = BASE_SET[0]  # word_probability
 NEIGHBOURS = [
     Feature("prev_word_probability", "logit", default=0.5),
     Feature("next_word_probability", "logit", default=0.5),
