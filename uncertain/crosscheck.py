@@ -21,13 +21,19 @@ from rapidfuzz.distance import Indel
 
 from uncertain.document import Alternative, Document, Span
 
-__all__ = ["cross_check_speech", "normalize_word"]
+__all__ = ["cross_check_speech", "normalize_word", "strip_diacritics"]
 
 
 def normalize_word(text: str) -> str:
     """Lower case, without punctuation or symbols, for comparing two readings of a word."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return "".join(c for c in folded if unicodedata.category(c)[0] in "LN")
+
+
+def strip_diacritics(text: str) -> str:
+    """`text` without combining marks ("café" -> "cafe")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _probability(span: Span) -> float:

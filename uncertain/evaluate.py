@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from uncertain.crosscheck import strip_diacritics
 from uncertain.document import Document
 from uncertain.errors import CalibrationError, EngineError, InputError
 
@@ -145,12 +146,6 @@ def _whisper_rules() -> tuple[
 _PRONOUN_IS = re.compile(r"\b(it|he|she|that|there|here|what|who|where|how)'s\b")
 
 
-def _strip_marks(text: str) -> str:
-    """Drop diacritics (café -> cafe), as Whisper's normaliser does."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 _ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
 _ORDINAL_WORDS = {
     **{"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth"},
@@ -203,7 +198,7 @@ def normalize_text(text: str, *, numbers: bool = False) -> str:
     text = fillers.sub(" ", text)
     for pattern, value in replacers:
         text = pattern.sub(value, text)
-    text = _strip_marks(text)
+    text = strip_diacritics(text)  # as Whisper's normaliser does
     text = text.replace("'", "")
     text = _GROUPED_NUMBER.sub("", text)
     if numbers:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import functools
 import math
 import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +44,7 @@ from pydantic import JsonValue
 from rapidfuzz.distance import Indel
 
 from uncertain.crosscheck import normalize_word as _normalize_word
+from uncertain.crosscheck import strip_diacritics
 from uncertain.document import Alternative, Block, Document, Span
 from uncertain.errors import EngineError
 
@@ -232,8 +232,7 @@ def normalize_word(text: str) -> str:
     """`uncertain.crosscheck.normalize_word` without accents: RapidOCR's recogniser (trained
     mostly on Chinese and English) often adds or drops diacritics that Tesseract and the page
     do not have ("màn" for "man"), which is no sign that the word is wrong."""
-    decomposed = unicodedata.normalize("NFKD", _normalize_word(text))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return strip_diacritics(_normalize_word(text))
 
 
 def _horizontal_cover(a: PixelBox, b: PixelBox) -> float:
