@@ -289,7 +289,8 @@ def _window_alternatives(
     decoded: Any, nbest: Any, tokenizer: Any, length_penalty: float
 ) -> _WindowAlternatives | None:
     """Weigh the window's N-best hypotheses and align each to the decoded words (None when
-    the window had no word in doubt, so no N-best search ran)."""
+    the window has no N-best list: no word in doubt and a decode that fell back to sampling,
+    whose single hypothesis is no beam)."""
     if nbest is None:
         return None
     eot = tokenizer.eot
