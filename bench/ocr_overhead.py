@@ -75,23 +75,21 @@ def main() -> None:
     for path in files:
         a, c, b = (statistics.median(times[r][path]) for r in readers)
         print(f"{path.name:42s} {a:10.3f} {c:14.3f} {b:14.3f} {a / b:5.2f}")
-    total = {r: sum(statistics.median(v) for v in times[r].values()) for r in readers}
+    _summary(f"time per page, median of {arguments.rounds}, summed over {len(files)} pages", times)
+    _summary("CPU time per page (process + tesseract children), median, summed", cpu)
+
+
+def _summary(what: str, measured: dict[str, dict[Path, list[float]]]) -> None:
+    """The adapter's and `char_choices='all'`'s total against plain pytesseract's."""
+    total = {
+        r: sum(statistics.median(v) for v in per_page.values()) for r, per_page in measured.items()
+    }
     ratio = total["auto"] / total["plain"]
     verdict = "meets" if ratio <= TARGET else "misses"
     print(
-        f"time per page, median of {arguments.rounds}, summed over {len(files)} pages: adapter "
-        f"{total['auto']:.3f} s vs pytesseract.image_to_data {total['plain']:.3f} s -> "
-        f"{ratio:.2f}x (target <= {TARGET}x: {verdict}); with choices for every word "
-        f"(char_choices='all') {total['all']:.3f} s -> {total['all'] / total['plain']:.2f}x"
-    )
-    used = {r: sum(statistics.median(v) for v in cpu[r].values()) for r in readers}
-    ratio = used["auto"] / used["plain"]
-    verdict = "meets" if ratio <= TARGET else "misses"
-    print(
-        f"CPU time per page (process + tesseract children), median, summed: adapter "
-        f"{used['auto']:.3f} s vs pytesseract.image_to_data {used['plain']:.3f} s -> "
-        f"{ratio:.2f}x (target <= {TARGET}x: {verdict}); char_choices='all' "
-        f"{used['all']:.3f} s -> {used['all'] / used['plain']:.2f}x"
+        f"{what}: adapter {total['auto']:.3f} s vs pytesseract.image_to_data "
+        f"{total['plain']:.3f} s -> {ratio:.2f}x (target <= {TARGET}x: {verdict}); "
+        f"char_choices='all' {total['all']:.3f} s -> {total['all'] / total['plain']:.2f}x"
     )
 
 
