@@ -12,6 +12,7 @@ from uncertain.document import Block, Box, Document, Mark, Page, Source, Span, T
 from uncertain.errors import CalibrationError
 from uncertain.fusion import (
     HALLUCINATION_CONFIDENCE,
+    RUN_SPLIT,
     Calibrator,
     Feature,
     IsotonicCalibrator,
@@ -19,6 +20,7 @@ from uncertain.fusion import (
     default_calibrator,
     fuse,
     is_possible_hallucination,
+    mark_spans,
     span_signals,
 )
 
@@ -173,6 +175,21 @@ def test_fuse_merges_adjacent_low_spans_into_one_mark() -> None:
     assert fused.source.calibration is not None and "given" in fused.source.calibration
 
 
+def test_low_confidence_runs_break_where_confidence_crosses_the_split() -> None:
+    # "The patient takes <garbled> prescribed": the nearly sure words get marks of their own.
+    words = [("The", 0.93), ("patient", 0.94), ("with", 0.5), ("this", 0.4), ("by", 0.92)]
+    fused = fuse(asr_doc(words), calibration=SIMPLE, threshold=0.95)
+    assert [m.span_ids for m in fused.marks] == [[0, 1], [2, 3], [4]]
+    assert {m.reason for m in fused.marks} == {"low_confidence"}
+    assert fused.marks[0].confidence == pytest.approx(0.93 * 0.94)
+    assert fused.marks[1].confidence == pytest.approx(0.5 * 0.4)
+    confidence = np.array([p for _, p in words])
+    none = np.zeros(5, dtype=bool)
+    whole = mark_spans(confidence, ~none, none, none, threshold=0.95, split=None)
+    assert whole == [(0, 5, "low_confidence")]
+    assert 0.5 < RUN_SPLIT < 0.95
+
+
 def test_fuse_threshold_and_budget() -> None:
     doc = asr_doc([("a", 0.95), ("b", 0.6), ("c", 0.7), ("d", 0.9)])
     assert fuse(doc, calibration=SIMPLE).marks == []
@@ -229,6 +246,25 @@ def test_hallucination_rule_marks_looping_and_silent_segments() -> None:
         {"temperature": 0.4, "avg_logprob": -0.5},
     ]
     assert list(is_possible_hallucination(fallback)) == [True, False, False]
+
+
+def test_segment_in_doubt_is_marked_but_its_confidence_left_to_the_calibrator() -> None:
+    # Whisper scored the segment as speech, but every word in it is in doubt (reversed
+    # speech that the no-speech rule misses reads like this).
+    doubt = asr_doc(
+        [("go", 0.5), ("down", 0.4)], {"avg_logprob": -0.9, "no_speech_probability": 0.1}
+    )
+    fused = fuse(doubt, calibration=SIMPLE)
+    assert [(m.reason, m.span_ids) for m in fused.marks] == [("possible_hallucination", [0, 1])]
+    assert [s.confidence for s in fused.spans] == pytest.approx([0.5, 0.4])  # not capped
+    rows = span_signals(doubt)
+    assert list(is_possible_hallucination(rows)) == [True, True]
+    assert list(is_possible_hallucination(rows, capped_only=True)) == [False, False]
+    # The same segment read with more certainty, or scored higher, is left alone.
+    sure = asr_doc([("go", 0.9), ("down", 0.8)], {"avg_logprob": -0.9})
+    assert fuse(sure, calibration=SIMPLE).marks == []
+    scored = asr_doc([("go", 0.5), ("down", 0.4)], {"avg_logprob": -0.5})
+    assert not [m for m in fuse(scored, calibration=SIMPLE).marks if m.reason != "low_confidence"]
 
 
 def test_unreadable_ocr_spans() -> None:
@@ -438,6 +474,20 @@ def test_fuse_marks_reversed_speech_as_hallucination(
         pytest.skip("Whisper emitted nothing for reversed speech: nothing to mark")
     marked = {i for m in fused.marks if m.reason == "possible_hallucination" for i in m.span_ids}
     assert len(marked) >= 0.9 * len(fused.spans)
+
+
+def test_samples_reversed_speech_marked_clean_speech_not() -> None:
+    from uncertain.api import transcribe
+
+    samples = Path(__file__).parent.parent / "samples"
+    backwards = transcribe(samples / "reversed_speech.wav")
+    marked = {
+        i for m in backwards.marks if m.reason == "possible_hallucination" for i in m.span_ids
+    }
+    assert backwards.spans and len(marked) >= 0.95 * len(backwards.spans)
+    for clean in ("jfk.wav", "synthetic_drug.wav"):
+        doc = transcribe(samples / clean)
+        assert doc.spans and not [m for m in doc.marks if m.reason == "possible_hallucination"]
 
 
 def test_fuse_marks_noise_as_hallucination(whisper: object, tmp_path: Path) -> None:
