@@ -45,6 +45,7 @@ from uncertain.fusion import (
 )
 
 OUT = Path(__file__).resolve().parent.parent / "uncertain" / "calibration"
+TIE = 0.005  # worst-condition scores closer than this to the best count as a tie
 TINY_AS_IS = "tiny.en's calibrator as it is"
 
 # The four features the first build's calibrators used (bench/fit_calibration.py).
@@ -223,21 +224,25 @@ def out_of_fold(
 def worst_margin(
     p: np.ndarray, raw: np.ndarray, labels: np.ndarray, conditions: np.ndarray, fold: np.ndarray
 ) -> tuple[float, str]:
-    """The smallest gain over the raw score, over conditions and over AUROC and ECE.
+    """The smallest AUROC gain over the raw score across conditions, less any ECE loss.
 
     Issue 13's rule is per condition: a default worse than the raw score anywhere does not
-    ship. So candidates are compared by their worst condition, not by the pooled figure.
+    ship. So candidates are compared by their worst condition, not by the pooled figure: the
+    worst AUROC gain, minus the largest amount by which a condition's ECE exceeds raw's (ECE
+    gains are not added: where raw is already calibrated they are bounded by its ECE and
+    would tie every candidate).
     """
     ece = expected_calibration_error
-    worst, where = math.inf, ""
+    worst_a, where_a, worst_e, where_e = math.inf, "", 0.0, ""
     for condition in sorted(set(conditions.tolist())):
         m = conditions == condition
         gain_a = fold_auroc(p[m], labels[m], fold[m]) - fold_auroc(raw[m], labels[m], fold[m])
         gain_e = ece(raw[m], labels[m]) - ece(p[m], labels[m])
-        for gain, what in ((gain_a, "AUROC"), (gain_e, "ECE")):
-            if gain < worst:
-                worst, where = gain, f"{condition} {what}"
-    return worst, where
+        if gain_a < worst_a:
+            worst_a, where_a = gain_a, f"{condition} AUROC {gain_a:+.3f}"
+        if gain_e < worst_e:
+            worst_e, where_e = gain_e, f"{condition} ECE {gain_e:+.3f}"
+    return worst_a + worst_e, ", ".join(w for w in (where_a, where_e) if w)
 
 
 def fold_auroc(p: np.ndarray, labels: np.ndarray, fold: np.ndarray) -> float:
@@ -305,13 +310,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--hallucination", action="store_true", help="tune that rule instead")
     parser.add_argument("--transfer", action="store_true", help="calibrators across models")
-    parser.add_argument("--fallback", default="", help="with --transfer --write: the candidate")
+    parser.add_argument(
+        "--fallback", default="", help="with --transfer --write: the candidate (or auto)"
+    )
     args = parser.parse_args(argv)
     if args.hallucination:
         hallucination_grid(args.cache)
         return 0
     if args.transfer:
-        transfer(args.cache, args.fallback, args.write)
+        transfer(args.cache, args.fallback, args.write, args.out)
         return 0
     chosen = dict(c.split("=", 1) for c in args.choose.split(";") if c)
     for model in args.only.split(","):
@@ -355,11 +362,20 @@ def main(argv: list[str] | None = None) -> int:
             worst[name] = min(cv[0], loco[0])
             print(report(name, p, labels, conditions, fold))
             print(
-                f"  {'':30s} worst gain over raw: grouped CV {cv[0]:+.3f} ({cv[1]}); "
+                f"  {'':30s} worst condition vs raw: grouped CV {cv[0]:+.3f} ({cv[1]}); "
                 f"condition held out {loco[0]:+.3f} ({loco[1]})"
             )
-        best = max(worst, key=lambda name: worst[name])
-        print(f"  best by the worst condition (both schemes): {best!r} ({worst[best]:+.3f})")
+        top = max(worst.values())
+
+        sizes = {name: len(c.features) for name, c in fixed.items()}
+        sizes.update({name: len(spec.features or [WP]) for name, spec in candidates.items()})
+        # Gaps this small are noise on this fit split: the simpler candidate is the safer bet.
+        near = [name for name in worst if worst[name] >= top - TIE]
+        best = min(near, key=lambda name: (sizes[name], -worst[name]))
+        print(
+            f"  best by the worst condition (both schemes): {max(worst, key=worst.__getitem__)!r}"
+            f" ({top:+.3f}); the fewest features within {TIE}: {best!r} ({worst[best]:+.3f})"
+        )
         pick = chosen.get(model)
         if pick == "auto":
             pick = best
@@ -399,9 +415,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"recordings, {len(rows)} words ({counts}), {int((~labels).sum())} wrong"
             ),
             "choice": (
-                f"{pick}: the best worst-condition gain over raw word_probability "
-                f"({worst[pick]:+.3f}) in {args.folds}-fold cross-validation grouped by "
-                "recording (NOIZEUS: sentence) and with each condition held out; out-of-fold "
+                f"{pick}: the fewest features within {TIE} of the best worst-condition score "
+                f"vs raw word_probability ({worst[pick]:+.3f}: worst AUROC gain less any ECE "
+                f"loss) in {args.folds}-fold cross-validation grouped by recording (NOIZEUS: "
+                "sentence) and with each condition held out; out-of-fold "
                 f"AUROC {fold_auroc(p, labels, fold):.3f} ECE "
                 f"{expected_calibration_error(p, labels):.3f} vs raw "
                 f"{fold_auroc(raw, labels, fold):.3f} "
@@ -412,7 +429,14 @@ def main(argv: list[str] | None = None) -> int:
             meta["cross_check_model"] = model.split("+")[1]
         if pick in fixed:
             calibrator = fixed[pick]
-            calibrator.metadata = {**meta, "corpus": calibrator.metadata.get("corpus", "")}
+            calibrator.metadata = {
+                **meta,
+                "corpus": (
+                    f"tiny.en's readings of {calibrator.metadata.get('corpus', '')}; chosen for "
+                    f"{model} on its own readings of the same split ({len(pairs)} recordings, "
+                    f"{len(rows)} words, {int((~labels).sum())} wrong)"
+                ),
+            }
         else:
             calibrator = fitted(candidates[pick], rows, labels, conditions, **meta)
         calibrator.threshold = threshold
@@ -479,7 +503,7 @@ def hallucination_grid(cache: Path) -> None:
     print(f"  {'capped rules':44s} {capped}")
 
 
-def transfer(cache: Path, fallback: str = "", write: bool = False) -> None:
+def transfer(cache: Path, fallback: str = "", write: bool = False, out: Path = OUT) -> None:
     """Each candidate fitted on one model's fit words, applied to the other model's.
 
     With `fallback` (a candidate name) and `write`, that candidate is fitted on both models'
@@ -520,6 +544,13 @@ def transfer(cache: Path, fallback: str = "", write: bool = False) -> None:
     for name, values in summary.items():
         a, e, g = np.mean(values, axis=0)
         print(f"    {name:30s} {a:.3f} / {e:.3f} / {g:+.3f}")
+    means = {name: float(np.mean([g for _, _, g in v])) for name, v in summary.items()}
+    top = max(means.values())
+    near = [name for name in means if means[name] >= top - TIE]
+    best = min(near, key=lambda n: (len(CANDIDATES[n].features or [WP]), -means[n]))
+    print(f"  the fewest features within {TIE} of the best mean worst gain: {best!r}")
+    if fallback == "auto":
+        fallback = best
     if not (fallback and write):
         return
     rows = data["tiny.en"][0] + data["base"][0]
@@ -546,7 +577,7 @@ def transfer(cache: Path, fallback: str = "", write: bool = False) -> None:
     calibrator.threshold = threshold_for(
         calibrator.predict(rows), labels, conditions, 0.8, is_possible_hallucination(rows)
     )
-    print(f"  wrote {calibrator.save(OUT / 'whisper-fallback.json')}")
+    print(f"  wrote {calibrator.save(out / 'whisper-fallback.json')}")
 
 
 if __name__ == "__main__":

@@ -329,8 +329,11 @@ def test_default_calibrator_lookup_and_fallback() -> None:
     _, note = default_calibrator(doc)
     assert note.startswith("whisper-tiny.en") and "fallback" not in note
     other = doc.model_copy(update={"source": Source(engine="faster-whisper", model="large-v3")})
-    _, note = default_calibrator(other)
-    assert "fallback" in note and "large-v3" in note
+    fallback, note = default_calibrator(other)
+    assert note.startswith("whisper-fallback") and "large-v3" in note
+    # Fitted on both models' words with the features that transferred best between them.
+    assert "tiny.en and base" in fallback.metadata["corpus"]
+    assert "word_probability" in fallback.feature_names
     base = doc.model_copy(update={"source": Source(engine="faster-whisper", model="base")})
     assert default_calibrator(base)[1].startswith("whisper-base")
     unknown = Document(text="x", spans=[Span(id=0, start=0, end=1, text="x")])
@@ -405,7 +408,8 @@ def test_isotonic_keeps_the_raw_ranking_exactly() -> None:
 
 
 def test_bundled_calibrators_load_and_say_what_they_were_fitted_on() -> None:
-    for name in ("whisper-tiny.en", "whisper-tiny.en+base", "whisper-base", "tesseract-eng"):
+    names = ("whisper-tiny.en", "whisper-tiny.en+base", "whisper-base", "whisper-fallback")
+    for name in (*names, "tesseract-eng"):
         text = (
             Path(__file__).parent.parent / "uncertain" / "calibration" / f"{name}.json"
         ).read_text()

@@ -16,8 +16,8 @@ A signal a span lacks takes its feature's documented `default` (before the trans
 `fuse` applies a calibrator and rebuilds the marks:
 
 - `possible_hallucination` (ASR): words Whisper emitted where the evidence says nobody spoke;
-  see `is_possible_hallucination` for the rules. The confidence of most is capped at
-  `HALLUCINATION_CONFIDENCE`.
+  see `is_possible_hallucination` for the rules. The confidence of looping text is capped
+  at `HALLUCINATION_CONFIDENCE`; the other marked words keep their calibrated confidence.
 - `unreadable` (OCR): words with a box but no reliable text; see `is_unreadable`.
 - `low_confidence`: every other span whose confidence is below the threshold (or, with
   `flag_budget`, the least confident share of spans).
@@ -76,11 +76,9 @@ CALIBRATION_FORMAT_VERSION = 1
 DEFAULT_THRESHOLD = 0.5
 """Threshold used when a calibrator does not carry its own."""
 HALLUCINATION_CONFIDENCE = 0.2
-"""Upper bound on the confidence of a span marked `possible_hallucination`.
-
-On the real corpus's noisy fit recordings (NOIZEUS, 0-15 dB), 18% of the words so marked
-were right: a cap of 0.05 made them overconfident in their wrongness (ECE 0.040 against
-0.027 with 0.2; bench/fit_speech.py)."""
+"""Upper bound on the confidence of looping text marked `possible_hallucination` (the
+compression and repetition rules of `is_possible_hallucination`; words the other rules mark
+keep their calibrated confidence)."""
 
 _EPS = 1e-6
 _TIE_BREAK = 1e-4
@@ -616,6 +614,7 @@ _BUNDLED = {
     "whisper-tiny.en": "whisper-tiny.en.json",
     "whisper-tiny.en+base": "whisper-tiny.en+base.json",
     "whisper-base": "whisper-base.json",
+    "whisper-fallback": "whisper-fallback.json",
     "tesseract-eng": "tesseract-eng.json",
     "tesseract-eng+rapidocr": "tesseract-eng+rapidocr.json",
 }
@@ -665,8 +664,10 @@ def _has_cross_signals(doc: Document) -> bool:
 def default_calibrator(doc: Document) -> tuple[Calibrator, str]:
     """The bundled calibrator for the document's engine and model, and a note saying which.
 
-    Whisper `tiny.en` and `base` have their own; any other Whisper model falls back to
-    `whisper-tiny.en` and Tesseract with any language to `tesseract-eng`, which the note says.
+    Whisper `tiny.en` and `base` have their own; any other Whisper model (large-v3, turbo,
+    distil-*) gets `whisper-fallback`, fitted on tiny.en's and base's words together with the
+    features that transferred best between those two models, and Tesseract with any language
+    falls back to `tesseract-eng`; the note says so.
     A Whisper document cross-checked by a second model (`source.settings["cross_check_model"]`
     set and spans carrying `cross_agreement`) gets the calibrator fitted with those signals,
     `whisper-<model>+<second model>`, where one is bundled (`tiny.en+base`); otherwise the
@@ -680,8 +681,8 @@ def default_calibrator(doc: Document) -> tuple[Calibrator, str]:
         name = _whisper_name(doc.source.model)
         if name is None:
             return (
-                _bundled("whisper-tiny.en"),
-                "whisper-tiny.en (bundled; fallback: no calibrator for model "
+                _bundled("whisper-fallback"),
+                "whisper-fallback (bundled; fallback: no calibrator for model "
                 f"{doc.source.model!r})",
             )
         second = doc.source.settings.get("cross_check_model")
@@ -740,10 +741,9 @@ FALLBACK_LOGPROB_LIMIT = -0.7
 # Segments Whisper scores as speech but whose words it is unsure of throughout: reversed
 # speech the rules above miss reads like this (on the 30 reversed clips of the real corpus's
 # fit split: avg_logprob -0.8 to -0.92, segment mean word probability 0.34-0.54; clean fit
-# speech stays above -0.5 and 0.83, 5th percentiles). These words keep their calibrated
-# confidence (no cap: on real noisy fit speech a cap made ECE worse, 0.029 -> 0.053). On the
-# fit split all rules together mark 100% of the reversed words (the capped ones alone 86%),
-# 0.3% of clean words, 37% of noisy and 25% of spontaneous ones (24% and 17% of them right).
+# speech stays above -0.5 and 0.83, 5th percentiles). On the fit split all rules together
+# mark 100% of the reversed words (without this one 86%), 0.3% of clean words, 37% of noisy
+# and 25% of spontaneous ones (24% and 17% of them right).
 SEGMENT_PROBABILITY_LIMIT = 0.6
 SEGMENT_LOGPROB_LIMIT = -0.8
 
@@ -765,10 +765,12 @@ def is_possible_hallucination(
     together with `avg_logprob` < -0.8 (a segment whose every word is in doubt). Spans
     without Whisper segment signals are never marked.
 
-    `fuse` caps the confidence of the spans the other rules mark at
-    `HALLUCINATION_CONFIDENCE`; the last rule's spans keep their calibrated confidence (on
-    real noisy fit speech a cap there made ECE worse: 0.029 -> 0.053). `capped_only` leaves
-    that rule out.
+    `fuse` caps the confidence of looping text (the compression and repetition rules) at
+    `HALLUCINATION_CONFIDENCE`; `capped_only` returns just those. The other rules' spans keep
+    their calibrated confidence: on real speech Whisper scores as silent or in doubt they mark
+    words of which 17-32% are right (noisy and spontaneous fit speech, tiny.en and base), and
+    a cap flattened the ranking among them (base, spontaneous fit speech: out-of-fold AUROC
+    0.77-0.83 against the raw score's 0.84).
     """
     n = len(signals)
 
@@ -776,6 +778,11 @@ def is_possible_hallucination(
         return np.fromiter((r.get(name, default) for r in signals), dtype=np.float64, count=n)
 
     marked = column("compression_ratio", 0.0) > COMPRESSION_LIMIT
+    marked |= column("repetition", 0.0) >= 1.0
+    if repeated is not None:
+        marked |= np.asarray(repeated, dtype=bool)
+    if capped_only:
+        return marked
     marked |= (column("no_speech_probability", 0.0) > NO_SPEECH_LIMIT) & (
         column("avg_logprob", 0.0) < LOGPROB_LIMIT
     )
@@ -783,13 +790,9 @@ def is_possible_hallucination(
         column("avg_logprob", 0.0) < FALLBACK_LOGPROB_LIMIT
     )
     marked |= column("segment_vad_speech_ratio", 1.0) < VAD_SPEECH_LIMIT
-    marked |= column("repetition", 0.0) >= 1.0
-    if repeated is not None:
-        marked |= np.asarray(repeated, dtype=bool)
-    if not capped_only:
-        marked |= (column("segment_mean_word_probability", 1.0) < SEGMENT_PROBABILITY_LIMIT) & (
-            column("avg_logprob", 0.0) < SEGMENT_LOGPROB_LIMIT
-        )
+    marked |= (column("segment_mean_word_probability", 1.0) < SEGMENT_PROBABILITY_LIMIT) & (
+        column("avg_logprob", 0.0) < SEGMENT_LOGPROB_LIMIT
+    )
     return marked
 
 
