@@ -1,16 +1,24 @@
 """Choose and fit the bundled Whisper calibrators on the real speech corpus's fit split.
 
     .venv/bin/python bench/speech_corpus.py                 # once: decode and cache
-    .venv/bin/python bench/fit_speech.py [--write] [--folds 5] [--only tiny.en,base,...]
+    .venv/bin/python bench/fit_speech.py [--only tiny.en,base,tiny.en+base] [--folds 5]
+        [--choose "tiny.en=auto;base=auto;tiny.en+base=auto" --write [--out DIR]]
+    .venv/bin/python bench/fit_speech.py --transfer [--fallback auto --write]
+    .venv/bin/python bench/fit_speech.py --hallucination
 
 Data: the Documents bench/speech_corpus.py cached for ../shared/corpus/speech/fit/ (clean,
 noisy, spontaneous) and ../shared/realdata/audio/fit/; eval/ is never read here. Each
-candidate (a feature set under logistic regression, or an isotonic map of word_probability)
-is scored by grouped cross-validation: folds split by recording, NOIZEUS by sentence (all its
-noises and SNRs in one fold), so no sentence or recording is on both sides. The printout
-gives, per candidate, out-of-fold AUROC and ECE pooled and per condition beside raw
-word_probability's. With `--write` the chosen candidate is refitted on all fit data and
-written to uncertain/calibration/whisper-<name>.json with its marking threshold.
+candidate (a feature set under logistic regression with an L2 penalty, conditions weighted
+as they come or equally, or an isotonic map of word_probability) is scored by grouped
+cross-validation (folds split by recording, NOIZEUS by sentence: all its noises and SNRs in
+one fold) and with each condition held out in turn. The printout gives, per candidate,
+out-of-fold AUROC and ECE pooled and per condition beside raw word_probability's, and its
+worst condition against raw (`worst_margin`). `auto` picks the candidate with the fewest
+features among those within `TIE` of the best worst-condition score. With `--write` the
+chosen candidate is refitted on all fit data and written to whisper-<name>.json (in
+uncertain/calibration/ or `--out`) with its marking threshold. `--transfer` fits each
+candidate on one model's words and scores it on the other's; with `--fallback` and `--write`
+the chosen family, fitted on both, becomes whisper-fallback.json.
 """
 
 from __future__ import annotations

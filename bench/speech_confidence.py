@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/speech_corpus.py          # once: decode and cache (tiny.en, base)
     .venv/bin/python bench/speech_confidence.py [--split eval] [--resamples 1000]
-                                                [--calibration DIR] [--markdown]
+                                                [--calibration DIR] [--systems a,b] [--markdown]
 
 Reads the Documents bench/speech_corpus.py cached and, per condition of the split
 (../shared/corpus/speech/<split>/<condition>, plus `real`: ../shared/realdata/audio/<split>,
@@ -11,8 +11,9 @@ AUROC, ECE, the share of words marked, the share of wrong words marked and silen
 (wrong, unmarked) per 100 words, each with a 95% interval from a bootstrap that resamples
 recordings (NOIZEUS: sentences, all noises of one together). Beside them, computed from the
 same decode: the peers' scores (raw `word_probability`, as faster-whisper, openai-whisper and
-stable-ts expose it; whisper-timestamped's geometric mean of the word's token probabilities)
-and issue 13's targets.
+stable-ts expose it; whisper-timestamped's geometric mean of the word's token probabilities),
+the gain over the raw score with a paired interval (the same resampled recordings for both:
+a loss whose interval holds zero is not a result) and issue 13's targets.
 
 Systems: `tiny.en`, `base` (decoded with language="en"), `tiny.en+base` (tiny.en
 cross-checked by base's reading, as `transcribe(cross_check="base")` does), and
