@@ -12,7 +12,6 @@ from uncertain.document import Block, Box, Document, Mark, Page, Source, Span, T
 from uncertain.errors import CalibrationError
 from uncertain.fusion import (
     HALLUCINATION_CONFIDENCE,
-    RUN_SPLIT,
     Calibrator,
     Feature,
     IsotonicCalibrator,
@@ -20,7 +19,6 @@ from uncertain.fusion import (
     default_calibrator,
     fuse,
     is_possible_hallucination,
-    mark_spans,
     span_signals,
 )
 
@@ -173,21 +171,6 @@ def test_fuse_merges_adjacent_low_spans_into_one_mark() -> None:
     assert mark.confidence == pytest.approx(0.2 * 0.3)
     Document.model_validate(fused.model_dump())  # the result is a valid document
     assert fused.source.calibration is not None and "given" in fused.source.calibration
-
-
-def test_low_confidence_runs_break_where_confidence_crosses_the_split() -> None:
-    # "The patient takes <garbled> prescribed": the nearly sure words get marks of their own.
-    words = [("The", 0.93), ("patient", 0.94), ("with", 0.5), ("this", 0.4), ("by", 0.92)]
-    fused = fuse(asr_doc(words), calibration=SIMPLE, threshold=0.95)
-    assert [m.span_ids for m in fused.marks] == [[0, 1], [2, 3], [4]]
-    assert {m.reason for m in fused.marks} == {"low_confidence"}
-    assert fused.marks[0].confidence == pytest.approx(0.93 * 0.94)
-    assert fused.marks[1].confidence == pytest.approx(0.5 * 0.4)
-    confidence = np.array([p for _, p in words])
-    none = np.zeros(5, dtype=bool)
-    whole = mark_spans(confidence, ~none, none, none, threshold=0.95, split=None)
-    assert whole == [(0, 5, "low_confidence")]
-    assert 0.5 < RUN_SPLIT < 0.95
 
 
 def test_fuse_threshold_and_budget() -> None:

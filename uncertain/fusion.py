@@ -24,8 +24,6 @@ A signal a span lacks takes its feature's documented `default` (before the trans
 
 Adjacent spans with the same reason form one `Mark`; its confidence is the product of its
 spans' confidences (the chance that all of them are right, taking them as independent).
-A `low_confidence` run breaks where confidence crosses `RUN_SPLIT` (0.9), so words that are
-nearly sure never share a mark with words that are probably wrong.
 Marks with other reasons already on the document (`no_speech`, `disagreement`) are kept.
 Spans from a PDF text layer (signal `digital` = 1) get confidence 1.0 and are never marked.
 """
@@ -52,7 +50,6 @@ __all__ = [
     "CALIBRATION_FORMAT_VERSION",
     "DEFAULT_THRESHOLD",
     "HALLUCINATION_CONFIDENCE",
-    "RUN_SPLIT",
     "Calibrator",
     "Feature",
     "IsotonicCalibrator",
@@ -824,16 +821,6 @@ def _positions(doc: Document) -> dict[int, int]:
     return {span.id: i for i, span in enumerate(doc.spans)}
 
 
-RUN_SPLIT = 0.9
-"""Low-confidence spans at or above this never share a mark with spans below it.
-
-A default threshold near 0.95 marks words that are right 9 times in 10 next to words that are
-probably wrong; one run over both (`The patient takes with this alone and met for being
-prescribed`, p=0.03) hides where the doubt is. Split, the confident part gets its own mark
-with its own (high) confidence. 0.9 is about where tiny.en's marks would cover twice the error
-rate of clean fit speech (9.4% of the words for 4.2% wrong; bench/fit_speech.py)."""
-
-
 def mark_spans(
     confidence: FloatArray,
     eligible: BoolArray,
@@ -842,13 +829,8 @@ def mark_spans(
     *,
     threshold: float,
     flag_budget: float | None = None,
-    split: float | None = RUN_SPLIT,
 ) -> list[tuple[int, int, str]]:
-    """Runs (first, end, reason) of spans to mark; vectorised except for the final run scan.
-
-    Low-confidence runs break where confidence crosses `split` (None: never), so spans at or
-    above it and spans below it are marked separately.
-    """
+    """Runs (first, end, reason) of spans to mark; vectorised except for the final run scan."""
     n = confidence.size
     if flag_budget is None:
         low = confidence < threshold
@@ -861,8 +843,6 @@ def mark_spans(
             low[candidates[order]] = True
     codes = np.zeros(n, dtype=np.int8)
     codes[eligible & low] = 1
-    if split is not None:
-        codes[eligible & low & (confidence >= split)] = 4  # a low_confidence run of its own
     codes[eligible & unreadable] = 2
     codes[eligible & hallucinated] = 3
     if not codes.any():
@@ -871,7 +851,7 @@ def mark_spans(
     change = np.flatnonzero(np.diff(codes)) + 1
     starts = np.concatenate(([0], change))
     ends = np.concatenate((change, [n]))
-    names = ("", "low_confidence", "unreadable", "possible_hallucination", "low_confidence")
+    names = ("", "low_confidence", "unreadable", "possible_hallucination")
     return [
         (int(s), int(e), names[codes[s]])
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
