@@ -514,9 +514,30 @@ def alternative_calibration(rows: list[dict[str, Any]]) -> tuple[float, int, flo
     )
 
 
+def oracle(doc: Document, labeller: Labeller) -> Document:
+    """`doc` with every wrong word that has a right alternative replaced by it: the most any
+    choice among the alternatives could fix (resolve's ceiling)."""
+    targets = labeller.spans(doc)
+    pieces: list[str] = []
+    spans: list[Span] = []
+    position = 0
+    for span, target in zip(doc.spans, targets, strict=False):
+        pieces.append(doc.text[position : span.start])
+        text = span.text
+        if _right(text, target) is False:
+            text = next((a.text.strip() for a in span.alternatives if _right(a.text, target)), text)
+        pieces.append(text)
+        spans.append(span.model_copy(update={"text": text}))
+        position = span.end
+    pieces.append(doc.text[position:])
+    # Unvalidated: only errors() reads it (the text, or span texts and boxes for forms).
+    return doc.model_copy(update={"text": "".join(pieces), "spans": spans})
+
+
 def resolve_rows(
-    loaded: list[Loaded], reading: str, margin: float
+    loaded: list[Loaded], reading: str, margin: float | None
 ) -> dict[str, list[tuple[str, float, float, float]]]:
+    """Per condition: (group, errors before, errors after, words); margin None: the oracle."""
     from uncertain.resolve import resolve
 
     out: dict[str, list[tuple[str, float, float, float]]] = {}
@@ -525,37 +546,73 @@ def resolve_rows(
         if doc is None:
             continue
         before, words = errors(doc, entry.labeller)
-        after, _ = errors(
-            resolve(doc, margin=None if math.isnan(margin) else margin), entry.labeller
-        )
+        if margin is None:
+            after, _ = errors(oracle(doc, entry.labeller), entry.labeller)
+        else:
+            after, _ = errors(
+                resolve(doc, margin=None if math.isnan(margin) else margin), entry.labeller
+            )
         out.setdefault(entry.item.condition, []).append(
             (group_of(entry.item), before, after, words)
         )
     return out
 
 
-def choose_margins(loaded: list[Loaded], readings: list[str]) -> None:
-    """Per source, the smallest margin after which resolve makes no condition worse (fit)."""
+MARGIN_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def choose_margins(loaded: list[Loaded], readings: list[str]) -> dict[str, float]:
+    """Per source, the margin resolve ships: chosen on the fit split only.
+
+    Each source is tried alone (the others unused). Its margin is the smallest of
+    `MARGIN_GRID` after which no condition gets worse, at that margin or any larger one, then
+    one step larger for safety; a source that fixes no word net at that margin is not used
+    (`math.inf`). The chosen set is then checked together.
+    """
     import importlib
 
     module = importlib.import_module("uncertain.resolve")
     shipped = dict(module.MARGINS)
-    print("\n## margins per source: smallest that makes no condition worse (use on fit only)")
-    for source in shipped:
-        chosen = None
-        for margin in (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0):
-            module.MARGINS[source] = margin
-            worse = [
-                f"{r}/{c}"
-                for r in readings
-                for c, pairs in resolve_rows(loaded, r, math.nan).items()
-                if sum(a for _, _, a, _ in pairs) > sum(b for _, b, _, _ in pairs)
-            ]
-            if not worse:
-                chosen = margin
-                break
+    chosen: dict[str, float] = {}
+
+    def outcome() -> tuple[list[str], int]:
+        worse, fixed = [], 0
+        for r in readings:
+            for condition, pairs in resolve_rows(loaded, r, math.nan).items():
+                before = sum(b for _, b, _, _ in pairs)
+                after = sum(a for _, _, a, _ in pairs)
+                fixed += int(before - after)
+                if after > before:
+                    worse.append(f"{r}/{condition}")
+        return worse, fixed
+
+    print("\n## margins per source (fit split only): net words fixed, conditions made worse")
+    try:
+        for source in shipped:
+            results = []
+            for margin in MARGIN_GRID:
+                module.MARGINS.update({s: math.inf for s in shipped})
+                module.MARGINS[source] = margin
+                worse, fixed = outcome()
+                results.append((margin, worse, fixed))
+                print(f"  {source:6} margin {margin:4}: fixed {fixed:+3d} worse {worse or '-'}")
+            safe = next(
+                (k for k in range(len(results)) if not any(w for _, w, _ in results[k:])), None
+            )
+            pick = None if safe is None else min(safe + 1, len(results) - 1)
+            if pick is None or results[pick][2] <= 0:
+                chosen[source] = math.inf
+            else:
+                chosen[source] = results[pick][0]
+            print(f"  -> {source}: {chosen[source]} (shipped {shipped[source]})")
+        module.MARGINS.update(chosen)
+        worse, fixed = outcome()
+        print(f"  together: fixed {fixed:+d}, worse {worse or '-'}")
+        print(f"  MARGINS = {chosen!r}  (paste into uncertain/resolve.py; inf is math.inf)")
+    finally:
+        module.MARGINS.clear()
         module.MARGINS.update(shipped)
-        print(f"  {source:6} {chosen} (shipped {shipped[source]})")
+    return chosen
 
 
 def report(args: argparse.Namespace) -> int:
@@ -585,8 +642,9 @@ def report(args: argparse.Namespace) -> int:
         print(f"  {r:6} ECE {ece:.3f} over {n} words; mean p {mean_p:.3f}, right {share:.3f}")
     print("\n## resolve: WER before -> after (forms: share of box-matched words wrong)")
     print("target: lower than before on every condition; cross-check on noisy >= 10% relative")
-    for margin in args.margins:
-        print(f" margin {margin}")
+    print("(margin nan: the shipped MARGINS; oracle: every right alternative taken, the ceiling)")
+    for margin in [*args.margins, None]:
+        print(f" margin {'oracle' if margin is None else margin}")
         for r in readings:
             per = resolve_rows(loaded, r, margin)
             for condition, pairs in sorted(per.items()):
