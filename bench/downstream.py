@@ -294,9 +294,10 @@ def errors(doc: Document, labeller: Labeller) -> tuple[int, int]:
 
 
 def group_of(item: Item) -> str:
-    # NOIZEUS: one sentence under many noises is one unit; otherwise the recording or page.
+    # NOIZEUS: one sentence under many noises is one unit; otherwise the recording or page
+    # (the lines cut from one page, `page~1`, are that page).
     found = re.match(r"noizeus_(sp\d+)", item.path.stem)
-    return found.group(1) if found else item.name
+    return found.group(1) if found else item.name.split("~")[0]
 
 
 def ratio_ci(
@@ -677,7 +678,29 @@ NBEST_TASK = (
     "transcript with misrecognised words corrected. Output only the corrected transcript as "
     "plain text, without any markup, notes or explanation."
 )
-PROMPTS = ("plain", "inline", "brackets", "footnotes", "json", "nbest")
+# Prompt variants: a style with the render defaults, `+alt` with 2 alternatives per mark, `+p`
+# with p (2 digits), `+ids` with span ids, `+strict` with the preamble that says to change
+# only marked text; `-v1`: the first syntax (`<unsure id p alt>`, `[?x|alt 0.31]`).
+PROMPTS = (
+    "plain",
+    "inline",
+    "brackets",
+    "footnotes",
+    "json",
+    "nbest",
+    "inline+alt",
+    "brackets+alt",
+    "inline+alt+p",
+    "brackets+alt+p",
+    "brackets+strict",
+    "inline+strict",
+    "inline-v1",
+    "brackets-v1",
+)
+STRICT = (
+    " Change only marked text, and only where another reading is clearly right; copy all "
+    "other text exactly."
+)
 # Extraction questions on samples/ with the answer known from its reference text.
 EXTRACTION = [
     (
@@ -729,8 +752,9 @@ def local_server(threads: int) -> Iterator[str]:
 def _clean_answer(text: str) -> str:
     """The transcript a model returned, without fences, quotes or echoed markup."""
     text = re.sub(r"^```\w*\n?|\n?```$", "", text.strip())
-    text = re.sub(r"</?unsure[^>]*>|</?document>", "", text)
-    text = re.sub(r"\[\?([^\]|]*)(\|[^\]]*)?\]", r"\1", text)
+    text = re.sub(r"</?(?:unsure|u)(?:\s[^>]*)?>|</?document>", "", text)
+    text = re.sub(r"\[\?([^\]|]*)(\|[^\]]*)?\]", r"\1", text)  # the first brackets syntax
+    text = re.sub(r"\[([^\]|?]*)(\|[^\]?]*)?\?[^\]]*\]", r"\1", text)  # [x|alt?]
     text = text.split("\n\n---\n")[0]
     return text.strip().strip('"').strip()
 
@@ -754,11 +778,81 @@ def nbest_hypotheses(doc: Document, n: int = 3) -> list[str]:
     return out
 
 
+# The first syntax's preambles (uncertain 0.1, before the compact marks).
+V1_PREAMBLES = {
+    "inline": (
+        "The document was machine-transcribed. Text inside <unsure> tags may be misrecognized: "
+        "p is the probability it is right, alt lists other readings separated by |, id names "
+        "its spans. Treat such text as uncertain: keep the alternatives in mind and say so or "
+        "ask rather than guess. &lt; &amp; &#x..; are escaped characters."
+    ),
+    "brackets": (
+        "The document was machine-transcribed. [?text|alt 0.31] marks text that may be "
+        "misrecognized: other readings follow |, then the probability it is right, then #span "
+        "ids if shown. Treat such text as uncertain: keep the alternatives in mind and say so "
+        "or ask rather than guess. \\x means x; \\u{3C} is a character code."
+    ),
+}
+
+
+def v1_messages(doc: Document, style: str) -> list[dict[str, str]]:
+    """Messages in the first syntax: `<unsure id p alt>` (ids, p and 2 alternatives) and
+    `[?text|alt 0.31]` (p and 2 alternatives), rewritten from what the renderer reads back."""
+    from uncertain.render import parse, render, to_messages
+    from uncertain.render.escaping import _INVISIBLE
+
+    system, user = to_messages(doc, CORRECT_TASK, "inline", alternatives=2, digits=2, ids=True)
+    system["content"] = system["content"].replace(preamble_of("inline"), V1_PREAMBLES[style])
+    if style == "inline":
+        # Text never holds a raw `<`, so only the tags themselves match.
+        user["content"] = re.sub(r"<u([ >])", r"<unsure\1", user["content"])
+        user["content"] = user["content"].replace("</u>", "</unsure>")
+        return [system, user]
+
+    def escape(text: str, inside: bool) -> str:
+        text = text.replace("\\", "\\\\").replace("[?", "\\[?").replace("<", "\\u{3C}")
+        if inside:
+            text = text.replace("]", "\\]").replace("|", "\\|")
+        return _INVISIBLE.sub(lambda m: f"\\u{{{ord(m.group()):X}}}", text)
+
+    parsed = parse(render(doc, "brackets", alternatives=2, digits=2), "brackets")
+    out, position = [], 0
+    for mark in parsed.marks:
+        out.append(escape(parsed.text[position : mark.start], False))
+        fields = [parsed.text[mark.start : mark.end], *mark.alternatives]
+        out.append(f"[?{'|'.join(escape(f, True) for f in fields)} {mark.confidence:.2f}]")
+        position = mark.end
+    out.append(escape(parsed.text[position:], False))
+    body = "".join(out)
+    system["content"] = system["content"].replace(V1_PREAMBLES["inline"], V1_PREAMBLES[style])
+    user["content"] = f"{CORRECT_TASK}\n\n<document>\n{body}\n</document>"
+    return [system, user]
+
+
+def preamble_of(style: str) -> str:
+    from uncertain.render import preamble
+
+    return preamble(style)
+
+
 def messages_for(doc: Document, prompt: str) -> list[dict[str, str]]:
     from uncertain.render import to_messages
 
+    if prompt.endswith("-v1"):
+        return v1_messages(doc, prompt[:-3])
     if prompt != "nbest":
-        return to_messages(doc, CORRECT_TASK, prompt)
+        style, *extras = prompt.split("+")
+        options: dict[str, Any] = {}
+        if "alt" in extras:
+            options["alternatives"] = 2
+        if "p" in extras:
+            options["digits"] = 2
+        if "ids" in extras:
+            options["ids"] = True
+        messages = to_messages(doc, CORRECT_TASK, style, **options)
+        if "strict" in extras:
+            messages[0]["content"] += STRICT
+        return messages
     hypotheses = nbest_hypotheses(doc)
     body = "\n".join(f"{n}. {h}" for n, h in enumerate(hypotheses, 1))
     system, _ = to_messages(doc, CORRECT_TASK, "plain")
@@ -813,6 +907,87 @@ def changes(doc: Document, corrected: str, labeller: Labeller) -> tuple[int, int
     return right_marked_changed, right_marked, right_changed, blends
 
 
+class ChunkLabeller(Labeller):
+    """Labels of a piece of a page: the page's per-span reference words, kept."""
+
+    def __init__(self, item: Item, targets: list[list[str] | None]) -> None:
+        self.item = item
+        self.targets = targets
+        self.reference = " ".join(w for t in targets if t for w in t)
+        self.funsd = None
+
+    def spans(self, doc: Document) -> list[list[str] | None]:
+        return list(self.targets)
+
+
+def ocr_chunks(entry: Loaded, lines: int = 3) -> list[Loaded]:
+    """The `lines` lines of a page from its first marked line, as a document of their own."""
+    doc = entry.readings["ocr"]
+    marked = {i for m in doc.marks for i in m.span_ids}
+    blocks = [b for b in doc.blocks if b.kind == "line" and b.span_ids]
+    first = next((n for n, b in enumerate(blocks) if marked & set(b.span_ids)), None)
+    if first is None:
+        return []
+    ids = {i for b in blocks[first : first + lines] for i in b.span_ids}
+    where = [n for n, span in enumerate(doc.spans) if span.id in ids]
+    low, high = min(where), max(where)
+    spans = doc.spans[low : high + 1]
+    start = spans[0].start
+    targets = entry.labeller.spans(doc)[low : high + 1]
+    inside = {span.id for span in spans}
+    sub = Document.model_validate(
+        {
+            "text": doc.text[start : spans[-1].end],
+            "spans": [
+                s.model_copy(update={"start": s.start - start, "end": s.end - start}) for s in spans
+            ],
+            "marks": [m for m in doc.marks if set(m.span_ids) <= inside],
+            "pages": doc.pages,
+            "source": doc.source,
+        }
+    )
+    path = entry.item.path
+    item = Item(
+        entry.item.kind, entry.item.split, entry.item.condition, path.with_stem(f"{path.stem}~1")
+    )
+    return [Loaded(item, ChunkLabeller(item, targets), {"ocr": sub})]
+
+
+def guarded(doc: Document, answer: str) -> str:
+    """The model's edits inside marked spans; everywhere else the original text stands.
+
+    Words of the original and the answer are aligned (minimal edits on normalised words);
+    an edit is taken only where every original word it touches is marked (insertions only
+    next to a marked word).
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    from uncertain.crosscheck import normalize_word
+
+    marked = {i for m in doc.marks for i in m.span_ids}
+    words: list[tuple[str, bool]] = []  # original words, each with: inside a mark?
+    for span in doc.spans:
+        for piece in span.text.split():
+            words.append((piece, span.id in marked))
+    new = answer.split()
+    out: list[str] = []
+    ops = Levenshtein.opcodes(
+        [normalize_word(w) for w, _ in words], [normalize_word(w) for w in new]
+    )
+    for op in ops:
+        old = words[op.src_start : op.src_end]
+        if op.tag == "equal":
+            out += [w for w, _ in old]
+            continue
+        if old:
+            allowed = all(m for _, m in old)
+        else:
+            neighbours = words[max(op.src_start - 1, 0) : op.src_start + 1]
+            allowed = any(m for _, m in neighbours)
+        out += new[op.dest_start : op.dest_end] if allowed else [w for w, _ in old]
+    return " ".join(out)
+
+
 def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
     from uncertain.llm import _client
     from uncertain.resolve import resolve
@@ -823,6 +998,14 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
         if (e.item.kind == "speech" or e.item.condition == "lines")
         and (e.readings.get("tiny") or e.readings.get("ocr")) is not None
     ]
+    # Whole pages are too long for a small model's answer: three lines of a page, from its
+    # first marked line, stand for the page.
+    pool += [
+        chunk
+        for e in loaded
+        if e.item.kind == "ocr" and e.item.condition != "lines" and "ocr" in e.readings
+        for chunk in ocr_chunks(e)
+    ]
     pool = [e for e in pool if (e.readings.get("tiny") or e.readings["ocr"]).marks]
     chosen = [pool[int(i * len(pool) / args.llm)] for i in range(min(args.llm, len(pool)))]
     cache = CACHE.parent / "llm"
@@ -832,9 +1015,16 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
         client = _client(url, args.timeout)
 
         def complete(messages: list[dict[str, str]], key: str) -> str:
-            path = cache / f"{key}.json"
-            if path.is_file():
-                return str(json.loads(path.read_text())["answer"])
+            import hashlib
+
+            # The same prompt name may stand for other messages after a renderer change.
+            digest = hashlib.sha256(json.dumps(messages).encode()).hexdigest()[:10]
+            path = cache / f"{key}-{digest}.json"
+            for known in (path, cache / f"{key}.json"):
+                if known.is_file():
+                    stored = json.loads(known.read_text())
+                    if stored["messages"] == messages:
+                        return str(stored["answer"])
             began = time.perf_counter()
             try:
                 response = client.chat.completions.create(
@@ -871,12 +1061,13 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
                 item = entry.item
                 key = f"{args.model}-{item.split}-{item.condition}-{item.path.stem}-{prompt}"
                 answer = _clean_answer(complete(messages_for(doc, prompt), key))
-                corrected = doc.model_copy(update={"text": answer, "spans": []})
-                after, _ = errors(corrected, entry.labeller)
-                table.setdefault(prompt, []).append((group, before, after, words))
-                c = counts.setdefault(prompt, [0, 0, 0, 0])
-                for n, v in enumerate(changes(doc, answer, entry.labeller)):
-                    c[n] += v
+                for name, text in ((prompt, answer), (f"{prompt}/guarded", guarded(doc, answer))):
+                    corrected = doc.model_copy(update={"text": text, "spans": []})
+                    after, _ = errors(corrected, entry.labeller)
+                    table.setdefault(name, []).append((group, before, after, words))
+                    c = counts.setdefault(name, [0, 0, 0, 0])
+                    for n, v in enumerate(changes(doc, text, entry.labeller)):
+                        c[n] += v
         for name, pairs in table.items():
             wer_after = ratio_ci([(g, a, n) for g, _, a, n in pairs])
             gain = diff_ci(pairs)
@@ -888,7 +1079,7 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
                     f" right-marked changed {rmc}/{rm} ({share}, target <= 10%), "
                     f"right changed {rc}, blends {blends}"
                 )
-            print(f"  {name:10} WER {fmt(wer_after)} gain vs original {fmt(gain)}{extra}")
+            print(f"  {name:24} WER {fmt(wer_after)} gain vs original {fmt(gain)}{extra}")
         print(f"  ({time.perf_counter() - started:.0f} s of generation and scoring)")
         extraction(args, complete)
 
