@@ -954,38 +954,10 @@ def ocr_chunks(entry: Loaded, lines: int = 3) -> list[Loaded]:
 
 
 def guarded(doc: Document, answer: str) -> str:
-    """The model's edits inside marked spans; everywhere else the original text stands.
+    """The model's edits inside marked spans only (`uncertain.render.guard`)."""
+    from uncertain.render import guard
 
-    Words of the original and the answer are aligned (minimal edits on normalised words);
-    an edit is taken only where every original word it touches is marked (insertions only
-    next to a marked word).
-    """
-    from rapidfuzz.distance import Levenshtein
-
-    from uncertain.crosscheck import normalize_word
-
-    marked = {i for m in doc.marks for i in m.span_ids}
-    words: list[tuple[str, bool]] = []  # original words, each with: inside a mark?
-    for span in doc.spans:
-        for piece in span.text.split():
-            words.append((piece, span.id in marked))
-    new = answer.split()
-    out: list[str] = []
-    ops = Levenshtein.opcodes(
-        [normalize_word(w) for w, _ in words], [normalize_word(w) for w in new]
-    )
-    for op in ops:
-        old = words[op.src_start : op.src_end]
-        if op.tag == "equal":
-            out += [w for w, _ in old]
-            continue
-        if old:
-            allowed = all(m for _, m in old)
-        else:
-            neighbours = words[max(op.src_start - 1, 0) : op.src_start + 1]
-            allowed = any(m for _, m in neighbours)
-        out += new[op.dest_start : op.dest_end] if allowed else [w for w, _ in old]
-    return " ".join(out)
+    return guard(doc, answer)
 
 
 def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:

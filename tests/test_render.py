@@ -17,6 +17,7 @@ from uncertain.render import (
     STYLES,
     ParsedMark,
     TraceHit,
+    guard,
     parse,
     preamble,
     render,
@@ -435,3 +436,32 @@ def test_trace_names_the_phrase_a_quoted_word_belongs_to() -> None:
     (hit,) = trace(doc, {"medication": "prednisolone"})
     assert hit.how == "alternative"
     assert str(hit) == "medication: prednisolone (p=0.01, also: with this alone)"
+
+
+# -- guard ------------------------------------------------------------------------------
+
+
+def test_guard_takes_corrections_of_marked_words_only(med: Document) -> None:
+    # metaformin (3) is marked; the model also "corrects" twice and the capital T.
+    answer = "the patient takes metformin thrice daily."
+    assert guard(med, answer) == "The patient takes metformin twice daily."
+    # A change that mixes marked and unmarked words unevenly is not taken.
+    assert guard(med, "The patient takes metformin three times daily.") == med.text
+    # Dropping a marked word is a correction too; dropping an unmarked one is not.
+    assert guard(med, "The patient takes twice daily.") == "The patient takes twice daily."
+    assert guard(med, "The patient metaformin twice daily.") == med.text
+    # Words the model adds count only next to a marked word.
+    assert guard(med, "The patient takes metformin tablets twice daily.") == (
+        "The patient takes metformin tablets twice daily."
+    )
+    assert guard(med, "Today the patient takes metaformin twice daily.") == med.text
+
+
+def test_guard_keeps_the_layout_and_survives_nonsense(med: Document) -> None:
+    doc = make_doc("line one\nsecond linne here", marks=[([3], 0.2)])
+    assert guard(doc, "line one second line here") == "line one\nsecond line here"
+    assert guard(doc, "") == doc.text
+    assert guard(doc, "Sure! Here is the corrected transcript:") == doc.text
+    assert guard(doc, "x", marks="none") == doc.text
+    unmarked = make_doc("no marks at all")
+    assert guard(unmarked, "something else entirely") == unmarked.text

@@ -12,8 +12,9 @@ which keeps a mark to 2 tokens in `brackets`, `[metaformin?]`, and 6 in `inline`
 
 `preamble` is the short instruction that tells a model how to read a style, `to_messages`
 builds chat messages (system + user) with the document fenced in `<document>` tags, `parse`
-reads a rendered prompt back (exactly the document text and the marks), and `trace` finds
-which parts of an LLM's answer rest on marked spans.
+reads a rendered prompt back (exactly the document text and the marks), `trace` finds
+which parts of an LLM's answer rest on marked spans, and `guard` keeps a model's corrected
+transcript only where the words were marked.
 
 The document text is untrusted. Each style escapes minimally and reversibly, so that no text
 can close a mark, open a fake one, or close the `<document>` fence:
@@ -29,6 +30,7 @@ visible escapes (`&#x202E;`, `\\u{202E}`, `\\u202e`) that `parse` turns back int
 Tab and newline stay as they are.
 """
 
+from uncertain.render.guarding import guard
 from uncertain.render.parsing import ParsedMark, ParsedPrompt, parse
 from uncertain.render.styles import (
     MARK_THRESHOLD,
@@ -49,6 +51,7 @@ __all__ = [
     "ParsedPrompt",
     "Style",
     "TraceHit",
+    "guard",
     "parse",
     "preamble",
     "render",
