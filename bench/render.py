@@ -10,8 +10,9 @@ with the real tokenizer of the local test model (Qwen2.5-Coder-0.5B-Instruct GGU
 `testmodel`, read offline with llama-cpp-python's `vocab_only`), and for comparison with the
 first build's figures with GPT-2 BPE (the tokenizer.json shipped in the bundled Whisper model).
 
-Targets (issue 6): at 10% of words marked, overhead <= 15% (brackets) and <= 30% (inline),
-in tokens; rendering 30,000 words with 10% marked < 50 ms in every style.
+Targets (issues 6 and 16): at 10% of words marked, overhead <= 15% (brackets) and <= 30%
+(inline), in tokens, with the render defaults (the target rows); the peers show what p,
+alternatives and ids cost. Rendering 30,000 words with 10% marked < 50 ms in every style.
 """
 
 from __future__ import annotations

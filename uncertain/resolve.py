@@ -29,16 +29,17 @@ from uncertain.document import Alternative, Document, Mark, Span
 __all__ = ["ALTERNATIVE_TABLES", "MARGINS", "alternative_probabilities", "resolve"]
 
 # Per source of alternatives, q as a step function of the engine's score: (score bin lower
-# edges, q per bin). Fitted on the corpus fit split by bench/downstream.py (`fit-resolve`):
+# edges, q per bin). Fitted on the corpus fit split by `bench/downstream.py report --split fit
+# --fit-tables` (with the calibrators of 2026-11-27):
 # among wrong words whose alternative had that score, the share whose alternative was right.
 ALTERNATIVE_TABLES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    # Whisper tiny.en, 3 hypotheses: 37 fit recordings, 88 wrong words.
-    "nbest": ((0.0, 0.2), (0.143, 0.2)),
+    # Whisper tiny.en, 3 hypotheses: 37 fit recordings, 85 wrong words.
+    "nbest": ((0.0, 0.2), (0.143, 0.211)),
     # Whisper base's reading where it disagrees with tiny.en: 37 fit recordings (one bin:
     # too few to split by score).
-    "cross": ((0.0,), (0.185,)),
-    # Tesseract character choices: 24 fit pages, 425 wrong words.
-    "ocr": ((0.0, 0.4, 0.5), (0.065, 0.125, 0.13)),
+    "cross": ((0.0,), (0.148,)),
+    # Tesseract character choices: 24 fit pages, 459 wrong words.
+    "ocr": ((0.0, 0.4, 0.5), (0.07, 0.079, 0.12)),
 }
 """q (chance that an alternative is the right reading of a wrong word) by engine score."""
 
