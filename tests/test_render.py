@@ -455,6 +455,10 @@ def test_guard_takes_corrections_of_marked_words_only(med: Document) -> None:
         "The patient takes metformin tablets twice daily."
     )
     assert guard(med, "Today the patient takes metaformin twice daily.") == med.text
+    # A marked word rewritten as several (echoed alternatives, chatter) is not a correction.
+    assert guard(med, "The patient takes metformin or metaformin or metaforming twice daily.") == (
+        med.text
+    )
 
 
 def test_guard_keeps_the_layout_and_survives_nonsense(med: Document) -> None:

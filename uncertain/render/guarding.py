@@ -23,8 +23,9 @@ def guard(doc: Document, answer: str, *, marks: MarksOption = "auto") -> str:
 
     The words of the text and of the answer are aligned; where they differ, the answer's
     words are taken only when every word they replace lies in a marked span (`marks` chooses
-    the marks as in `render`), or, for words the answer adds, when a neighbour does. Anywhere
-    else the document's text stands, so a model asked to correct a transcript can fix the
+    the marks as in `render`), or, for words the answer adds, when a neighbour does; and an
+    edit may add at most one word to the words it replaces. Anywhere else the document's text
+    stands, so a model asked to correct a transcript can fix the
     words the evidence doubts but not rewrite the ones it trusts. On the corpus fit split this
     kept a 0.5B model from making transcripts worse (`bench/downstream.py`; see the README).
     """
@@ -58,6 +59,10 @@ def guard(doc: Document, answer: str, *, marks: MarksOption = "auto") -> str:
         else:  # an insertion: next to a marked word, or not at all
             allowed = any(marked[max(i1 - 1, 0) : i1 + 1])
             start = end = words[i1 - 1][1] if i1 > 0 else (words[0][0] if words else 0)
+        # A correction rewrites a word or two; more new words than that is the model
+        # rewriting the text (echoed alternatives, a second copy), and the text stands.
+        if (j2 - j1) > (i2 - i1) + 1:
+            allowed = False
         if not allowed:
             continue
         replacement = " ".join(theirs[j1:j2])
