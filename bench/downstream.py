@@ -294,9 +294,10 @@ def errors(doc: Document, labeller: Labeller) -> tuple[int, int]:
 
 
 def group_of(item: Item) -> str:
-    # NOIZEUS: one sentence under many noises is one unit; otherwise the recording or page.
+    # NOIZEUS: one sentence under many noises is one unit; otherwise the recording or page
+    # (the lines cut from one page, `page~1`, are that page).
     found = re.match(r"noizeus_(sp\d+)", item.path.stem)
-    return found.group(1) if found else item.name
+    return found.group(1) if found else item.name.split("~")[0]
 
 
 def ratio_ci(
@@ -514,9 +515,30 @@ def alternative_calibration(rows: list[dict[str, Any]]) -> tuple[float, int, flo
     )
 
 
+def oracle(doc: Document, labeller: Labeller) -> Document:
+    """`doc` with every wrong word that has a right alternative replaced by it: the most any
+    choice among the alternatives could fix (resolve's ceiling)."""
+    targets = labeller.spans(doc)
+    pieces: list[str] = []
+    spans: list[Span] = []
+    position = 0
+    for span, target in zip(doc.spans, targets, strict=False):
+        pieces.append(doc.text[position : span.start])
+        text = span.text
+        if _right(text, target) is False:
+            text = next((a.text.strip() for a in span.alternatives if _right(a.text, target)), text)
+        pieces.append(text)
+        spans.append(span.model_copy(update={"text": text}))
+        position = span.end
+    pieces.append(doc.text[position:])
+    # Unvalidated: only errors() reads it (the text, or span texts and boxes for forms).
+    return doc.model_copy(update={"text": "".join(pieces), "spans": spans})
+
+
 def resolve_rows(
-    loaded: list[Loaded], reading: str, margin: float
+    loaded: list[Loaded], reading: str, margin: float | None
 ) -> dict[str, list[tuple[str, float, float, float]]]:
+    """Per condition: (group, errors before, errors after, words); margin None: the oracle."""
     from uncertain.resolve import resolve
 
     out: dict[str, list[tuple[str, float, float, float]]] = {}
@@ -525,37 +547,73 @@ def resolve_rows(
         if doc is None:
             continue
         before, words = errors(doc, entry.labeller)
-        after, _ = errors(
-            resolve(doc, margin=None if math.isnan(margin) else margin), entry.labeller
-        )
+        if margin is None:
+            after, _ = errors(oracle(doc, entry.labeller), entry.labeller)
+        else:
+            after, _ = errors(
+                resolve(doc, margin=None if math.isnan(margin) else margin), entry.labeller
+            )
         out.setdefault(entry.item.condition, []).append(
             (group_of(entry.item), before, after, words)
         )
     return out
 
 
-def choose_margins(loaded: list[Loaded], readings: list[str]) -> None:
-    """Per source, the smallest margin after which resolve makes no condition worse (fit)."""
+MARGIN_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def choose_margins(loaded: list[Loaded], readings: list[str]) -> dict[str, float]:
+    """Per source, the margin resolve ships: chosen on the fit split only.
+
+    Each source is tried alone (the others unused). Its margin is the smallest of
+    `MARGIN_GRID` after which no condition gets worse, at that margin or any larger one, then
+    one step larger for safety; a source that fixes no word net at that margin is not used
+    (`math.inf`). The chosen set is then checked together.
+    """
     import importlib
 
     module = importlib.import_module("uncertain.resolve")
     shipped = dict(module.MARGINS)
-    print("\n## margins per source: smallest that makes no condition worse (use on fit only)")
-    for source in shipped:
-        chosen = None
-        for margin in (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0):
-            module.MARGINS[source] = margin
-            worse = [
-                f"{r}/{c}"
-                for r in readings
-                for c, pairs in resolve_rows(loaded, r, math.nan).items()
-                if sum(a for _, _, a, _ in pairs) > sum(b for _, b, _, _ in pairs)
-            ]
-            if not worse:
-                chosen = margin
-                break
+    chosen: dict[str, float] = {}
+
+    def outcome() -> tuple[list[str], int]:
+        worse, fixed = [], 0
+        for r in readings:
+            for condition, pairs in resolve_rows(loaded, r, math.nan).items():
+                before = sum(b for _, b, _, _ in pairs)
+                after = sum(a for _, _, a, _ in pairs)
+                fixed += int(before - after)
+                if after > before:
+                    worse.append(f"{r}/{condition}")
+        return worse, fixed
+
+    print("\n## margins per source (fit split only): net words fixed, conditions made worse")
+    try:
+        for source in shipped:
+            results = []
+            for margin in MARGIN_GRID:
+                module.MARGINS.update({s: math.inf for s in shipped})
+                module.MARGINS[source] = margin
+                worse, fixed = outcome()
+                results.append((margin, worse, fixed))
+                print(f"  {source:6} margin {margin:4}: fixed {fixed:+3d} worse {worse or '-'}")
+            safe = next(
+                (k for k in range(len(results)) if not any(w for _, w, _ in results[k:])), None
+            )
+            pick = None if safe is None else min(safe + 1, len(results) - 1)
+            if pick is None or results[pick][2] <= 0:
+                chosen[source] = math.inf
+            else:
+                chosen[source] = results[pick][0]
+            print(f"  -> {source}: {chosen[source]} (shipped {shipped[source]})")
+        module.MARGINS.update(chosen)
+        worse, fixed = outcome()
+        print(f"  together: fixed {fixed:+d}, worse {worse or '-'}")
+        print(f"  MARGINS = {chosen!r}  (paste into uncertain/resolve.py; inf is math.inf)")
+    finally:
+        module.MARGINS.clear()
         module.MARGINS.update(shipped)
-        print(f"  {source:6} {chosen} (shipped {shipped[source]})")
+    return chosen
 
 
 def report(args: argparse.Namespace) -> int:
@@ -585,8 +643,9 @@ def report(args: argparse.Namespace) -> int:
         print(f"  {r:6} ECE {ece:.3f} over {n} words; mean p {mean_p:.3f}, right {share:.3f}")
     print("\n## resolve: WER before -> after (forms: share of box-matched words wrong)")
     print("target: lower than before on every condition; cross-check on noisy >= 10% relative")
-    for margin in args.margins:
-        print(f" margin {margin}")
+    print("(margin nan: the shipped MARGINS; oracle: every right alternative taken, the ceiling)")
+    for margin in [*args.margins, None]:
+        print(f" margin {'oracle' if margin is None else margin}")
         for r in readings:
             per = resolve_rows(loaded, r, margin)
             for condition, pairs in sorted(per.items()):
@@ -619,7 +678,29 @@ NBEST_TASK = (
     "transcript with misrecognised words corrected. Output only the corrected transcript as "
     "plain text, without any markup, notes or explanation."
 )
-PROMPTS = ("plain", "inline", "brackets", "footnotes", "json", "nbest")
+# Prompt variants: a style with the render defaults, `+alt` with 2 alternatives per mark, `+p`
+# with p (2 digits), `+ids` with span ids, `+strict` with the preamble that says to change
+# only marked text; `-v1`: the first syntax (`<unsure id p alt>`, `[?x|alt 0.31]`).
+PROMPTS = (
+    "plain",
+    "inline",
+    "brackets",
+    "footnotes",
+    "json",
+    "nbest",
+    "inline+alt",
+    "brackets+alt",
+    "inline+alt+p",
+    "brackets+alt+p",
+    "brackets+strict",
+    "inline+strict",
+    "inline-v1",
+    "brackets-v1",
+)
+STRICT = (
+    " Change only marked text, and only where another reading is clearly right; copy all "
+    "other text exactly."
+)
 # Extraction questions on samples/ with the answer known from its reference text.
 EXTRACTION = [
     (
@@ -671,8 +752,9 @@ def local_server(threads: int) -> Iterator[str]:
 def _clean_answer(text: str) -> str:
     """The transcript a model returned, without fences, quotes or echoed markup."""
     text = re.sub(r"^```\w*\n?|\n?```$", "", text.strip())
-    text = re.sub(r"</?unsure[^>]*>|</?document>", "", text)
-    text = re.sub(r"\[\?([^\]|]*)(\|[^\]]*)?\]", r"\1", text)
+    text = re.sub(r"</?(?:unsure|u)(?:\s[^>]*)?>|</?document>", "", text)
+    text = re.sub(r"\[\?([^\]|]*)(\|[^\]]*)?\]", r"\1", text)  # the first brackets syntax
+    text = re.sub(r"\[([^\]|?]*)(\|[^\]?]*)?\?[^\]]*\]", r"\1", text)  # [x|alt?]
     text = text.split("\n\n---\n")[0]
     return text.strip().strip('"').strip()
 
@@ -696,11 +778,81 @@ def nbest_hypotheses(doc: Document, n: int = 3) -> list[str]:
     return out
 
 
+# The first syntax's preambles (uncertain 0.1, before the compact marks).
+V1_PREAMBLES = {
+    "inline": (
+        "The document was machine-transcribed. Text inside <unsure> tags may be misrecognized: "
+        "p is the probability it is right, alt lists other readings separated by |, id names "
+        "its spans. Treat such text as uncertain: keep the alternatives in mind and say so or "
+        "ask rather than guess. &lt; &amp; &#x..; are escaped characters."
+    ),
+    "brackets": (
+        "The document was machine-transcribed. [?text|alt 0.31] marks text that may be "
+        "misrecognized: other readings follow |, then the probability it is right, then #span "
+        "ids if shown. Treat such text as uncertain: keep the alternatives in mind and say so "
+        "or ask rather than guess. \\x means x; \\u{3C} is a character code."
+    ),
+}
+
+
+def v1_messages(doc: Document, style: str) -> list[dict[str, str]]:
+    """Messages in the first syntax: `<unsure id p alt>` (ids, p and 2 alternatives) and
+    `[?text|alt 0.31]` (p and 2 alternatives), rewritten from what the renderer reads back."""
+    from uncertain.render import parse, render, to_messages
+    from uncertain.render.escaping import _INVISIBLE
+
+    system, user = to_messages(doc, CORRECT_TASK, "inline", alternatives=2, digits=2, ids=True)
+    system["content"] = system["content"].replace(preamble_of("inline"), V1_PREAMBLES[style])
+    if style == "inline":
+        # Text never holds a raw `<`, so only the tags themselves match.
+        user["content"] = re.sub(r"<u([ >])", r"<unsure\1", user["content"])
+        user["content"] = user["content"].replace("</u>", "</unsure>")
+        return [system, user]
+
+    def escape(text: str, inside: bool) -> str:
+        text = text.replace("\\", "\\\\").replace("[?", "\\[?").replace("<", "\\u{3C}")
+        if inside:
+            text = text.replace("]", "\\]").replace("|", "\\|")
+        return _INVISIBLE.sub(lambda m: f"\\u{{{ord(m.group()):X}}}", text)
+
+    parsed = parse(render(doc, "brackets", alternatives=2, digits=2), "brackets")
+    out, position = [], 0
+    for mark in parsed.marks:
+        out.append(escape(parsed.text[position : mark.start], False))
+        fields = [parsed.text[mark.start : mark.end], *mark.alternatives]
+        out.append(f"[?{'|'.join(escape(f, True) for f in fields)} {mark.confidence:.2f}]")
+        position = mark.end
+    out.append(escape(parsed.text[position:], False))
+    body = "".join(out)
+    system["content"] = system["content"].replace(V1_PREAMBLES["inline"], V1_PREAMBLES[style])
+    user["content"] = f"{CORRECT_TASK}\n\n<document>\n{body}\n</document>"
+    return [system, user]
+
+
+def preamble_of(style: str) -> str:
+    from uncertain.render import preamble
+
+    return preamble(style)
+
+
 def messages_for(doc: Document, prompt: str) -> list[dict[str, str]]:
     from uncertain.render import to_messages
 
+    if prompt.endswith("-v1"):
+        return v1_messages(doc, prompt[:-3])
     if prompt != "nbest":
-        return to_messages(doc, CORRECT_TASK, prompt)
+        style, *extras = prompt.split("+")
+        options: dict[str, Any] = {}
+        if "alt" in extras:
+            options["alternatives"] = 2
+        if "p" in extras:
+            options["digits"] = 2
+        if "ids" in extras:
+            options["ids"] = True
+        messages = to_messages(doc, CORRECT_TASK, style, **options)
+        if "strict" in extras:
+            messages[0]["content"] += STRICT
+        return messages
     hypotheses = nbest_hypotheses(doc)
     body = "\n".join(f"{n}. {h}" for n, h in enumerate(hypotheses, 1))
     system, _ = to_messages(doc, CORRECT_TASK, "plain")
@@ -755,6 +907,59 @@ def changes(doc: Document, corrected: str, labeller: Labeller) -> tuple[int, int
     return right_marked_changed, right_marked, right_changed, blends
 
 
+class ChunkLabeller(Labeller):
+    """Labels of a piece of a page: the page's per-span reference words, kept."""
+
+    def __init__(self, item: Item, targets: list[list[str] | None]) -> None:
+        self.item = item
+        self.targets = targets
+        self.reference = " ".join(w for t in targets if t for w in t)
+        self.funsd = None
+
+    def spans(self, doc: Document) -> list[list[str] | None]:
+        return list(self.targets)
+
+
+def ocr_chunks(entry: Loaded, lines: int = 3) -> list[Loaded]:
+    """The `lines` lines of a page from its first marked line, as a document of their own."""
+    doc = entry.readings["ocr"]
+    marked = {i for m in doc.marks for i in m.span_ids}
+    blocks = [b for b in doc.blocks if b.kind == "line" and b.span_ids]
+    first = next((n for n, b in enumerate(blocks) if marked & set(b.span_ids)), None)
+    if first is None:
+        return []
+    ids = {i for b in blocks[first : first + lines] for i in b.span_ids}
+    where = [n for n, span in enumerate(doc.spans) if span.id in ids]
+    low, high = min(where), max(where)
+    spans = doc.spans[low : high + 1]
+    start = spans[0].start
+    targets = entry.labeller.spans(doc)[low : high + 1]
+    inside = {span.id for span in spans}
+    sub = Document.model_validate(
+        {
+            "text": doc.text[start : spans[-1].end],
+            "spans": [
+                s.model_copy(update={"start": s.start - start, "end": s.end - start}) for s in spans
+            ],
+            "marks": [m for m in doc.marks if set(m.span_ids) <= inside],
+            "pages": doc.pages,
+            "source": doc.source,
+        }
+    )
+    path = entry.item.path
+    item = Item(
+        entry.item.kind, entry.item.split, entry.item.condition, path.with_stem(f"{path.stem}~1")
+    )
+    return [Loaded(item, ChunkLabeller(item, targets), {"ocr": sub})]
+
+
+def guarded(doc: Document, answer: str) -> str:
+    """The model's edits inside marked spans only (`uncertain.render.guard`)."""
+    from uncertain.render import guard
+
+    return guard(doc, answer)
+
+
 def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
     from uncertain.llm import _client
     from uncertain.resolve import resolve
@@ -765,6 +970,14 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
         if (e.item.kind == "speech" or e.item.condition == "lines")
         and (e.readings.get("tiny") or e.readings.get("ocr")) is not None
     ]
+    # Whole pages are too long for a small model's answer: three lines of a page, from its
+    # first marked line, stand for the page.
+    pool += [
+        chunk
+        for e in loaded
+        if e.item.kind == "ocr" and e.item.condition != "lines" and "ocr" in e.readings
+        for chunk in ocr_chunks(e)
+    ]
     pool = [e for e in pool if (e.readings.get("tiny") or e.readings["ocr"]).marks]
     chosen = [pool[int(i * len(pool) / args.llm)] for i in range(min(args.llm, len(pool)))]
     cache = CACHE.parent / "llm"
@@ -774,9 +987,16 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
         client = _client(url, args.timeout)
 
         def complete(messages: list[dict[str, str]], key: str) -> str:
-            path = cache / f"{key}.json"
-            if path.is_file():
-                return str(json.loads(path.read_text())["answer"])
+            import hashlib
+
+            # The same prompt name may stand for other messages after a renderer change.
+            digest = hashlib.sha256(json.dumps(messages).encode()).hexdigest()[:10]
+            path = cache / f"{key}-{digest}.json"
+            for known in (path, cache / f"{key}.json"):
+                if known.is_file():
+                    stored = json.loads(known.read_text())
+                    if stored["messages"] == messages:
+                        return str(stored["answer"])
             began = time.perf_counter()
             try:
                 response = client.chat.completions.create(
@@ -813,12 +1033,13 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
                 item = entry.item
                 key = f"{args.model}-{item.split}-{item.condition}-{item.path.stem}-{prompt}"
                 answer = _clean_answer(complete(messages_for(doc, prompt), key))
-                corrected = doc.model_copy(update={"text": answer, "spans": []})
-                after, _ = errors(corrected, entry.labeller)
-                table.setdefault(prompt, []).append((group, before, after, words))
-                c = counts.setdefault(prompt, [0, 0, 0, 0])
-                for n, v in enumerate(changes(doc, answer, entry.labeller)):
-                    c[n] += v
+                for name, text in ((prompt, answer), (f"{prompt}/guarded", guarded(doc, answer))):
+                    corrected = doc.model_copy(update={"text": text, "spans": []})
+                    after, _ = errors(corrected, entry.labeller)
+                    table.setdefault(name, []).append((group, before, after, words))
+                    c = counts.setdefault(name, [0, 0, 0, 0])
+                    for n, v in enumerate(changes(doc, text, entry.labeller)):
+                        c[n] += v
         for name, pairs in table.items():
             wer_after = ratio_ci([(g, a, n) for g, _, a, n in pairs])
             gain = diff_ci(pairs)
@@ -830,7 +1051,7 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
                     f" right-marked changed {rmc}/{rm} ({share}, target <= 10%), "
                     f"right changed {rc}, blends {blends}"
                 )
-            print(f"  {name:10} WER {fmt(wer_after)} gain vs original {fmt(gain)}{extra}")
+            print(f"  {name:24} WER {fmt(wer_after)} gain vs original {fmt(gain)}{extra}")
         print(f"  ({time.perf_counter() - started:.0f} s of generation and scoring)")
         extraction(args, complete)
 

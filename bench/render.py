@@ -10,8 +10,9 @@ with the real tokenizer of the local test model (Qwen2.5-Coder-0.5B-Instruct GGU
 `testmodel`, read offline with llama-cpp-python's `vocab_only`), and for comparison with the
 first build's figures with GPT-2 BPE (the tokenizer.json shipped in the bundled Whisper model).
 
-Targets (issue 6): at 10% of words marked, overhead <= 15% (brackets) and <= 30% (inline),
-in tokens; rendering 30,000 words with 10% marked < 50 ms in every style.
+Targets (issues 6 and 16): at 10% of words marked, overhead <= 15% (brackets) and <= 30%
+(inline), in tokens, with the render defaults (the target rows); the peers show what p,
+alternatives and ids cost. Rendering 30,000 words with 10% marked < 50 ms in every style.
 """
 
 from __future__ import annotations
@@ -126,12 +127,15 @@ def overhead(words: int, tokenizer: str) -> None:
     variants: list[tuple[str, str, dict[str, object]]] = [
         (s, s, {}) for s in STYLES if s != "plain"
     ]
-    # peers: what the ids and the alternatives cost
+    # peers: what p, the alternatives and the ids cost (alt=2 p=2 ids: the first build's
+    # inline default; alt=2 p=2: its brackets default, in the compact syntax)
     variants += [
-        ("brackets ids=True", "brackets", {"ids": True}),
-        ("brackets alt=0", "brackets", {"alternatives": 0}),
-        ("inline ids=False", "inline", {"ids": False}),
-        ("inline ids=False alt=0", "inline", {"ids": False, "alternatives": 0}),
+        ("brackets alt=1", "brackets", {"alternatives": 1}),
+        ("brackets p=1", "brackets", {"digits": 1}),
+        ("brackets alt=2 p=2", "brackets", {"alternatives": 2, "digits": 2}),
+        ("inline alt=1", "inline", {"alternatives": 1}),
+        ("inline p=1", "inline", {"digits": 1}),
+        ("inline alt=2 p=2 ids", "inline", {"alternatives": 2, "digits": 2, "ids": True}),
     ]
     for rate in (0.05, 0.10, 0.20):
         doc = build(words, rate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -142,7 +143,14 @@ def test_render_command(tmp_path: Path) -> None:
     assert code == 0, err
     code, out, err = invoke("render", str(tmp_path / "synthetic_drug.json"), "--style", "brackets")
     assert code == 0, err
-    assert "[?" in out
+    assert "?]" in out  # the compact brackets mark: [words?]
+    code, out, err = invoke(
+        "render",
+        str(tmp_path / "synthetic_drug.json"),
+        *("--style", "inline", "--digits", "2", "--ids"),
+    )
+    assert code == 0, err
+    assert re.search(r'<u id="[\d,-]+" p="0\.\d\d">', out), out
     code, out, err = invoke(
         "render", str(tmp_path / "synthetic_drug.json"), "--task", "List the drugs."
     )

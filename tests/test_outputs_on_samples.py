@@ -111,7 +111,7 @@ class HocrWords(HTMLParser):
 def test_trace_and_messages_on_a_sample() -> None:
     doc = uncertain.transcribe(SAMPLES / "synthetic_drug.wav")
     messages = uncertain.to_messages(doc, "Which drugs does the patient take?")
-    assert messages[0]["role"] == "system" and "<unsure" in messages[1]["content"]
+    assert messages[0]["role"] == "system" and "<u>" in messages[1]["content"]
     shaky = doc.span(doc.marks[-1].span_ids[-1]).text
     hits = uncertain.trace(doc, {"medication": shaky, "dose": "twice daily"})
     assert [h.field for h in hits] == ["medication"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
+import random
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,8 @@ def sure_alternatives(monkeypatch: pytest.MonkeyPatch) -> None:
     """q = engine score: an N-best alternative is as likely right as its score says."""
     table = ((0.0, 0.25, 0.5, 0.75), (0.1, 0.35, 0.6, 0.85))
     monkeypatch.setitem(resolve_module.ALTERNATIVE_TABLES, "nbest", table)
+    # The shipped margins leave N-best unused (nothing it changed on the fit split helped).
+    monkeypatch.setitem(resolve_module.MARGINS, "nbest", 0.1)
 
 
 def test_a_weak_word_takes_its_likelier_alternative(sure_alternatives: None) -> None:
@@ -95,6 +99,75 @@ def test_a_likely_right_word_stays(sure_alternatives: None) -> None:
 
 def test_margin_keeps_close_calls(sure_alternatives: None) -> None:
     assert resolve(note(), margin=0.2).text == note().text
+
+
+def test_an_unused_source_never_displaces_a_word(
+    sure_alternatives: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(resolve_module.MARGINS, "nbest", math.inf)
+    resolved = resolve(note())
+    assert resolved.text == note().text
+    assert resolved.source.settings["resolved"] is True
+    assert resolved.source.settings["resolved_words"] == 0
+
+
+def random_document(rng: random.Random) -> Document:
+    """Words with random confidences and N-best alternatives with random scores."""
+    words = [rng.choice(["cat", "hat", "mat", "sat", "at", "a", "the"]) for _ in range(12)]
+    text = " ".join(words)
+    spans, position = [], 0
+    for number, word in enumerate(words):
+        start = text.index(word, position)
+        position = start + len(word)
+        alternatives = [
+            Alternative(text=rng.choice(["bat", "rat", "pat", word]), confidence=rng.random())
+            for _ in range(rng.randrange(3))
+        ]
+        spans.append(
+            Span(
+                id=number,
+                start=start,
+                end=position,
+                text=word,
+                confidence=rng.random(),
+                alternatives=alternatives,
+            )
+        )
+    return Document(text=text, spans=spans)
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.05, 0.3])
+def test_a_word_changes_only_for_a_reading_likelier_by_the_margin(
+    sure_alternatives: None, margin: float
+) -> None:
+    rng = random.Random(int(margin * 100))
+    changed = 0
+    for _ in range(60):
+        doc = random_document(rng)
+        resolved = resolve(doc, margin=margin)
+        for before, after in zip(doc.spans, resolved.spans, strict=True):
+            assert before.confidence is not None and after.confidence is not None
+            best = max((p for _, p in alternative_probabilities(before)), default=0.0)
+            if after.text == before.text:
+                # Kept: no other reading was likelier by more than the margin.
+                assert best <= before.confidence + margin
+                continue
+            changed += 1
+            assert after.confidence == pytest.approx(best)
+            assert after.confidence > before.confidence + margin
+            # The replaced reading is kept first, with its own calibrated probability.
+            assert after.alternatives[0] == Alternative(
+                text=before.text, confidence=before.confidence
+            )
+        assert resolved.source.settings["resolved_words"] == sum(
+            a.text != b.text for a, b in zip(doc.spans, resolved.spans, strict=True)
+        )
+    assert changed  # the random documents do exercise replacements
+
+
+def test_shipped_margins_name_every_source() -> None:
+    assert set(resolve_module.MARGINS) == set(resolve_module.ALTERNATIVE_TABLES)
+    assert all(m >= 0.0 for m in resolve_module.MARGINS.values())
 
 
 def test_shipped_tables_are_probabilities() -> None:

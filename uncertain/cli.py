@@ -478,7 +478,12 @@ def render(
         float | None,
         typer.Option(min=0.0, max=1.0, help="Mark every span below this instead of the marks."),
     ] = None,
-    alternatives: Annotated[int, typer.Option(min=0, help="Alternatives per mark.")] = 2,
+    alternatives: Annotated[int, typer.Option(min=0, help="Alternatives per mark.")] = 0,
+    digits: Annotated[
+        int | None,
+        typer.Option(min=0, max=6, help="Show p, the probability a mark is right, to N decimals."),
+    ] = None,
+    ids: Annotated[bool, typer.Option(help="Show span ids in marks.")] = False,
     max_marks: Annotated[
         int | None, typer.Option(min=0, help="Keep only the least confident N marks.")
     ] = None,
@@ -498,6 +503,8 @@ def render(
         doc = Document.load(document)
         options: dict[str, Any] = {
             "alternatives": alternatives,
+            "digits": digits,
+            "ids": ids,
             "max_marks": max_marks,
             "positions": positions,
         }

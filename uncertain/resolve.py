@@ -19,6 +19,7 @@ keep their engine score), and the span's confidence becomes the chosen reading's
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 
@@ -28,22 +29,26 @@ from uncertain.document import Alternative, Document, Mark, Span
 __all__ = ["ALTERNATIVE_TABLES", "MARGINS", "alternative_probabilities", "resolve"]
 
 # Per source of alternatives, q as a step function of the engine's score: (score bin lower
-# edges, q per bin). Fitted on the corpus fit split by bench/downstream.py (`fit-resolve`):
+# edges, q per bin). Fitted on the corpus fit split by `bench/downstream.py report --split fit
+# --fit-tables` (with the calibrators of 2026-11-27):
 # among wrong words whose alternative had that score, the share whose alternative was right.
 ALTERNATIVE_TABLES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    # Whisper tiny.en, 3 hypotheses: 37 fit recordings, 88 wrong words.
-    "nbest": ((0.0, 0.2), (0.143, 0.2)),
+    # Whisper tiny.en, 3 hypotheses: 37 fit recordings, 85 wrong words.
+    "nbest": ((0.0, 0.2), (0.143, 0.211)),
     # Whisper base's reading where it disagrees with tiny.en: 37 fit recordings (one bin:
     # too few to split by score).
-    "cross": ((0.0,), (0.185,)),
-    # Tesseract character choices: 24 fit pages, 425 wrong words.
-    "ocr": ((0.0, 0.4, 0.5), (0.065, 0.125, 0.13)),
+    "cross": ((0.0,), (0.148,)),
+    # Tesseract character choices: 24 fit pages, 459 wrong words.
+    "ocr": ((0.0, 0.4, 0.5), (0.07, 0.079, 0.12)),
 }
 """q (chance that an alternative is the right reading of a wrong word) by engine score."""
 
-MARGINS: dict[str, float] = {"nbest": 0.1, "cross": 0.0, "ocr": 0.0}
-"""By how much an alternative's probability must exceed the recognised reading's, per source:
-the smallest margin that made no condition of the corpus fit split worse."""
+MARGINS: dict[str, float] = {"nbest": math.inf, "cross": math.inf, "ocr": math.inf}
+"""By how much an alternative's probability must exceed the recognised reading's, per source
+(`math.inf`: the source is never used). Chosen on the corpus fit split by
+`bench/downstream.py report --split fit --choose-margins`: the smallest margin after which no
+condition got worse at it or any larger margin, one step up for safety; a source that
+fixed nothing on fit is not used."""
 
 
 def _source(span: Span, index: int, alternative: Alternative) -> str:
@@ -179,13 +184,14 @@ def _choose(
     if span.confidence is None or not span.alternatives:
         return None
     ranked = _ranked(span)
-    if not ranked:
-        return None
-    reading, probability, source = ranked[0]
-    needed = MARGINS[source] if margin is None else margin
-    if probability <= span.confidence + needed:
-        return None
-    return reading, probability, [(t, p) for t, p, _ in ranked[1:]]
+    # The likeliest reading that beats the recognised one by its source's margin; a source
+    # that is not used (infinite margin) cannot displace a word, though its readings stay.
+    for index, (reading, probability, source) in enumerate(ranked):
+        needed = MARGINS[source] if margin is None else margin
+        if probability > span.confidence + needed:
+            others = ranked[:index] + ranked[index + 1 :]
+            return reading, probability, [(t, p) for t, p, _ in others]
+    return None
 
 
 def _updated(mark: Mark, doc: Document, new_confidence: dict[int, float]) -> Mark:

@@ -47,7 +47,7 @@ def test_loader_reads_audio_and_images_into_langchain_documents(samples_dir: Pat
     assert audio.metadata["duration"] > 0 and "page_count" not in audio.metadata
     assert image.metadata["page_count"] == 1 and "duration" not in image.metadata
     # The marked words of the drug clip show up as marks in the prompt text.
-    assert "<unsure" in audio.page_content
+    assert "<u>" in audio.page_content
 
 
 def test_style_none_gives_plain_text_and_lazy_load_is_lazy(

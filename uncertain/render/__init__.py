@@ -1,23 +1,27 @@
 """Prompt rendering: put a document's uncertainty in front of an LLM, compactly and safely.
 
-`render` turns a `Document` into prompt text in one of five styles:
+`render` turns a `Document` into prompt text in one of five styles (shown with
+`alternatives=1, digits=2, ids=True`; by default marks carry neither p, alternatives nor ids,
+which keeps a mark to 2 tokens in `brackets`, `[metaformin?]`, and 6 in `inline`):
 
-    inline     The patient takes <unsure id="12" p="0.31" alt="metformin">metaformin</unsure>.
-    brackets   The patient takes [?metaformin|metformin 0.31].   (ids=True adds " #12")
+    inline     The patient takes <u id="12" p="0.31" alt="metformin">metaformin</u>.
+    brackets   The patient takes [metaformin|metformin?0.31 #12].
     footnotes  The patient takes metaformin[1].   (readings listed below a "---" line)
     json       ["takes ",{"unsure":"metaformin","p":0.31,"alt":["metformin"],"id":"12"},"."]
     plain      The patient takes metaformin.
 
 `preamble` is the short instruction that tells a model how to read a style, `to_messages`
 builds chat messages (system + user) with the document fenced in `<document>` tags, `parse`
-reads a rendered prompt back (exactly the document text and the marks), and `trace` finds
-which parts of an LLM's answer rest on marked spans.
+reads a rendered prompt back (exactly the document text and the marks), `trace` finds
+which parts of an LLM's answer rest on marked spans, and `guard` keeps a model's corrected
+transcript only where the words were marked.
 
 The document text is untrusted. Each style escapes minimally and reversibly, so that no text
 can close a mark, open a fake one, or close the `<document>` fence:
 
 - inline: XML entities (`&amp; &lt; &gt;`, and `&quot;` / `&#x7C;` inside attributes);
-- brackets and footnotes: backslash escapes (`\\\\ \\[ \\] \\| \\"`, `<` as `\\u{3C}`);
+- brackets and footnotes: backslash escapes (`\\\\ \\[ \\] \\| \\"`, `<` as `\\u{3C}`; every `[` in
+  the text is escaped, since `[` opens a mark);
 - json: JSON string escapes, with `<` written as `\\u003c`.
 
 Control, zero-width, bidi-override and other invisible characters would survive a round trip
@@ -26,6 +30,7 @@ visible escapes (`&#x202E;`, `\\u{202E}`, `\\u202e`) that `parse` turns back int
 Tab and newline stay as they are.
 """
 
+from uncertain.render.guarding import guard
 from uncertain.render.parsing import ParsedMark, ParsedPrompt, parse
 from uncertain.render.styles import (
     MARK_THRESHOLD,
@@ -46,6 +51,7 @@ __all__ = [
     "ParsedPrompt",
     "Style",
     "TraceHit",
+    "guard",
     "parse",
     "preamble",
     "render",

@@ -81,7 +81,7 @@ def _char(code: int) -> str:
 
 def _bs_outside(text: str, invisible: bool = True) -> str:
     """Brackets style, outside marks: only what could open a mark or close the fence."""
-    text = text.replace("\\", "\\\\").replace("[?", "\\[?").replace("<", "\\u{3C}")
+    text = text.replace("\\", "\\\\").replace("[", "\\[").replace("<", "\\u{3C}")
     return _INVISIBLE.sub(_bs_ref, text) if invisible else text
 
 
@@ -89,7 +89,7 @@ def _bs_inside(text: str) -> str:
     """Brackets style, inside a mark: also what could end a field or the mark."""
     text = (
         text.replace("\\", "\\\\")
-        .replace("[?", "\\[?")
+        .replace("[", "\\[")
         .replace("]", "\\]")
         .replace("|", "\\|")
         .replace("<", "\\u{3C}")

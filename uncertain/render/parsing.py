@@ -16,13 +16,13 @@ class ParsedMark(NamedTuple):
     """One mark read back from a rendered prompt.
 
     `start`/`end` are character offsets into `ParsedPrompt.text`, `confidence` is the rounded
-    probability as rendered, `alternatives` the other readings shown, `span_ids` the ids shown
-    (empty when rendered with `ids=False`).
+    probability as rendered (None where it was not shown), `alternatives` the other readings
+    shown, `span_ids` the ids shown (empty when rendered with `ids=False`).
     """
 
     start: int
     end: int
-    confidence: float
+    confidence: float | None
     alternatives: tuple[str, ...]
     span_ids: tuple[int, ...]
 
@@ -42,7 +42,8 @@ def _malformed(style: str, problem: str) -> InputError:
     return InputError(None, f"not a valid {style} prompt: {problem}")
 
 
-_INLINE_TOKEN = re.compile(r'<unsure((?:\s+[a-z]+="[^"]*")*)>([^<]*)</unsure>|<')
+# `<u>` since the compact syntax; `<unsure>` as the first versions wrote it.
+_INLINE_TOKEN = re.compile(r'<(u|unsure)((?:\s+[a-z]+="[^"]*")*)>([^<]*)</\1>|<')
 _INLINE_ATTR = re.compile(r'\s+([a-z]+)="([^"]*)"')
 
 
@@ -52,18 +53,17 @@ def _parse_inline(rendered: str) -> ParsedPrompt:
     marks: list[ParsedMark] = []
     position = 0
     for match in _INLINE_TOKEN.finditer(rendered):
-        if match.group(1) is None and match.group(2) is None:
+        if match.group(1) is None:
             raise _malformed("inline", f"stray '<' at offset {match.start()}")
         before = _xml_unescape(rendered[position : match.start()])
         out.append(before)
         length += len(before)
-        attrs = dict(_INLINE_ATTR.findall(match.group(1)))
-        if "p" not in attrs:
-            raise _malformed("inline", f"mark at offset {match.start()} has no p")
-        inner = _xml_unescape(match.group(2))
+        attrs = dict(_INLINE_ATTR.findall(match.group(2)))
+        inner = _xml_unescape(match.group(3))
         alts = tuple(_xml_unescape(a) for a in attrs["alt"].split("|")) if "alt" in attrs else ()
-        ids = _parse_ids(attrs["id"]) if "id" in attrs else ()
-        marks.append(ParsedMark(length, length + len(inner), float(attrs["p"]), alts, ids))
+        ids = _ids("inline", attrs["id"], match.start()) if "id" in attrs else ()
+        p = _number("inline", attrs["p"], match.start()) if "p" in attrs else None
+        marks.append(ParsedMark(length, length + len(inner), p, alts, ids))
         out.append(inner)
         length += len(inner)
         position = match.end()
@@ -71,9 +71,25 @@ def _parse_inline(rendered: str) -> ParsedPrompt:
     return ParsedPrompt("".join(out), marks)
 
 
-_BR_TOKEN = re.compile(r"\\u\{[0-9A-Fa-f]{1,6}\}|\\.|\[\?|\]|\||[^\\\[\]|]+|\[|\\", re.S)
+def _ids(style: str, text: str, offset: int) -> tuple[int, ...]:
+    try:
+        return _parse_ids(text)
+    except ValueError:
+        raise _malformed(style, f"mark at offset {offset} has id={text!r}") from None
+
+
+def _number(style: str, text: str, offset: int) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _malformed(style, f"mark at offset {offset} has p={text!r}") from None
+
+
+_BR_TOKEN = re.compile(r"\\u\{[0-9A-Fa-f]{1,6}\}|\\.|\[|\]|\||[^\\\[\]|]+|\\", re.S)
+# The last field ends in `?`, the probability, ids and position; greedy `.*` takes the text up
+# to the last `?` (the tail has none), so a `?` in the text itself needs no escape.
 _BR_TAIL = re.compile(
-    r"(.*) (\d+(?:\.\d+)?)(?: #(\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*))?(?: @\S+)?", re.S
+    r"(.*)\?(\d+(?:\.\d+)?)?(?: #(\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*))?(?: @\S+)?", re.S
 )
 
 
@@ -85,7 +101,7 @@ def _parse_brackets(rendered: str) -> ParsedPrompt:
     for match in _BR_TOKEN.finditer(rendered):
         token = match.group()
         if fields is None:
-            if token == "[?":
+            if token == "[":
                 fields = [[]]
             else:
                 piece = _bs_unescape(token)
@@ -98,15 +114,18 @@ def _parse_brackets(rendered: str) -> ParsedPrompt:
             raw = ["".join(f) for f in fields]
             tail = _BR_TAIL.fullmatch(raw[-1])
             if tail is None:
-                raise _malformed("brackets", f"mark ending at {match.start()} has no p")
+                raise _malformed("brackets", f"mark ending at {match.start()} has no '?'")
             raw[-1] = tail.group(1)
             inner = _bs_unescape(raw[0])
             ids = _parse_ids(tail.group(3)) if tail.group(3) else ()
             alts = tuple(_bs_unescape(a) for a in raw[1:])
-            marks.append(ParsedMark(length, length + len(inner), float(tail.group(2)), alts, ids))
+            p = float(tail.group(2)) if tail.group(2) else None
+            marks.append(ParsedMark(length, length + len(inner), p, alts, ids))
             out.append(inner)
             length += len(inner)
             fields = None
+        elif token == "[":
+            raise _malformed("brackets", f"unescaped '[' inside a mark at {match.start()}")
         else:
             fields[-1].append(token)
     if fields is not None:

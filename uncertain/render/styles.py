@@ -225,7 +225,7 @@ def _box_text(box: tuple[int, int, int, int]) -> str:
 
 @dataclass(frozen=True)
 class _Options:
-    digits: int
+    digits: int | None  # None: no probability shown
     positions: bool
     ids: bool
 
@@ -237,10 +237,11 @@ def _render_inline(doc: Document, runs: list[_Run], opt: _Options) -> str:
     position = 0
     for run in runs:
         out.append(_xml_text(text[position : run.start], invisible))
-        tag = ["<unsure"]
+        tag = ["<u"]
         if opt.ids:
             tag.append(f' id="{_ids_text(run.span_ids)}"')
-        tag.append(f' p="{run.confidence:.{opt.digits}f}"')
+        if opt.digits is not None:
+            tag.append(f' p="{run.confidence:.{opt.digits}f}"')
         if run.alternatives:
             tag.append(f' alt="{"|".join(_xml_attr(a) for a in run.alternatives)}"')
         where = _where(run) if opt.positions else None
@@ -252,7 +253,7 @@ def _render_inline(doc: Document, runs: list[_Run], opt: _Options) -> str:
         tag.append(">")
         out.append("".join(tag))
         out.append(_xml_text(text[run.start : run.end], invisible))
-        out.append("</unsure>")
+        out.append("</u>")
         position = run.end
     out.append(_xml_text(text[position:], invisible))
     return "".join(out)
@@ -265,12 +266,15 @@ def _render_brackets(doc: Document, runs: list[_Run], opt: _Options) -> str:
     position = 0
     for run in runs:
         out.append(_bs_outside(text[position : run.start], invisible))
-        out.append("[?")
+        # `[reading|alternative?0.31 #12]`: `?]` is one token in common BPE vocabularies.
+        out.append("[")
         out.append(_bs_inside(text[run.start : run.end]))
         for alternative in run.alternatives:
             out.append("|")
             out.append(_bs_inside(alternative))
-        out.append(f" {run.confidence:.{opt.digits}f}")
+        out.append("?")
+        if opt.digits is not None:
+            out.append(f"{run.confidence:.{opt.digits}f}")
         if opt.ids:
             out.append(f" #{_ids_text(run.span_ids)}")
         where = _where(run) if opt.positions else None
@@ -299,7 +303,7 @@ def _render_footnotes(doc: Document, runs: list[_Run], opt: _Options) -> str:
         out.append(_fn_body(text[position : run.end], invisible))
         out.append(f"[{number}]")
         position = run.end
-        note = [f'[{number}] "{_fn_quoted(marked)}" p={run.confidence:.{opt.digits}f}']
+        note = [f'[{number}] "{_fn_quoted(marked)}" p={run.confidence:.{opt.digits or 0}f}']
         if opt.ids:
             note.append(f" id={_ids_text(run.span_ids)}")
         where = _where(run) if opt.positions else None
@@ -328,7 +332,7 @@ def _render_json(doc: Document, runs: list[_Run], opt: _Options) -> str:
             items.append(text[position : run.start])
         item: dict[str, Any] = {
             "unsure": text[run.start : run.end],
-            "p": float(f"{run.confidence:.{opt.digits}f}"),
+            "p": float(f"{run.confidence:.{opt.digits or 0}f}"),
         }
         if run.alternatives:
             item["alt"] = list(run.alternatives)
@@ -374,32 +378,36 @@ def render(
     style: Style | str = "inline",
     *,
     marks: MarksOption = "auto",
-    alternatives: int = 2,
-    digits: int = 2,
+    alternatives: int = 0,
+    digits: int | None = None,
     positions: bool = False,
     max_marks: int | None = None,
-    ids: bool | None = None,
+    ids: bool = False,
 ) -> str:
     """Render `doc` as prompt text in `style`, marking the spans not to trust.
 
     `marks`: `"auto"` uses the document's marks, or, when it has none, every run of adjacent
     spans with confidence below `MARK_THRESHOLD`; `"marks"` only the document's marks;
     `"none"` nothing; a float marks every run of adjacent spans below that probability.
-    `alternatives`: how many other readings to show per mark. `digits`: decimals of p.
-    `positions`: add each mark's time range or page and box. `max_marks`: keep only the N
-    least confident marks. `ids`: show span ids so an answer can refer back to them (default:
-    yes, except in `brackets`, the compact style).
+    `alternatives`: how many other readings to show per mark (default none: on the corpus
+    fit split a small model did no better with them; see the README). `digits`: decimals of
+    p, the probability that the marked text is right (default: `inline` and `brackets` leave
+    p out, models were not seen to use it and each digit costs a token; `footnotes` and
+    `json` show 2). `positions`: add each mark's time range or page and box. `max_marks`:
+    keep only the N least confident marks. `ids`: show span ids so an answer can refer back
+    to them (`trace` also finds marked words without them).
     """
     _check_style(style)
-    if digits < 0 or digits > 6:
+    if digits is not None and (digits < 0 or digits > 6):
         raise InputError(None, f"digits must be 0..6, not {digits}")
+    if digits is None and style in ("footnotes", "json"):
+        digits = 2
     if style == "plain":
         _check_marks_option(marks)
         return doc.text
     with _gc_paused():
         runs = _runs(doc, marks, alternatives, max_marks)
-        show_ids = style != "brackets" if ids is None else ids
-        options = _Options(digits=digits, positions=positions, ids=show_ids)
+        options = _Options(digits=digits, positions=positions, ids=ids)
         return _RENDERERS[style](doc, runs, options)
 
 
@@ -420,16 +428,16 @@ def _gc_paused() -> Iterator[None]:
 
 _PREAMBLES: dict[str, str] = {
     "inline": (
-        "The document was machine-transcribed. Text inside <unsure> tags may be misrecognized: "
-        "p is the probability it is right, alt lists other readings separated by |, id names "
-        "its spans. Treat such text as uncertain: keep the alternatives in mind and say so or "
-        "ask rather than guess. &lt; &amp; &#x..; are escaped characters."
+        "The document was machine-transcribed. Text inside <u> tags may be misrecognized; "
+        "where shown, p is the probability it is right, alt lists other readings separated by "
+        "|, id names its spans. Treat such text as uncertain: keep the alternatives in mind and "
+        "say so or ask rather than guess. &lt; &amp; &#x..; are escaped characters."
     ),
     "brackets": (
-        "The document was machine-transcribed. [?text|alt 0.31] marks text that may be "
-        "misrecognized: other readings follow |, then the probability it is right, then #span "
-        "ids if shown. Treat such text as uncertain: keep the alternatives in mind and say so "
-        "or ask rather than guess. \\x means x; \\u{3C} is a character code."
+        "The document was machine-transcribed. [text?] marks text that may be misrecognized; "
+        "other readings may follow |, and after ? the probability it is right and #span ids. "
+        "Treat such text as uncertain: keep the alternatives in mind and say so or ask rather "
+        "than guess. \\x means x; \\u{3C} is a character code."
     ),
     "footnotes": (
         "The document was machine-transcribed. A marker like word[1] flags uncertain text; note "
