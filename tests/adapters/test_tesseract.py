@@ -376,3 +376,49 @@ def test_auto_choices_read_small_pages_in_one_run(adapter: TesseractAdapter) -> 
     assert all("mean_char_confidence" in s.signals for s in small.spans)
     with pytest.raises(ValueError, match="char_choices"):
         adapter.read(render(LINES), char_choices="some")
+
+
+def _pooled_pids() -> set[int]:
+    from uncertain.adapters.tesseract import _POOL
+
+    return {process.process.pid for process in _POOL.idle}
+
+
+def test_kept_process_reads_each_page_as_a_fresh_process_does() -> None:
+    import subprocess
+
+    from uncertain.adapters.hocr import parse_hocr
+    from uncertain.adapters.tesseract import _encode, _run_tesseract, _Settings
+
+    settings = _Settings("tesseract", "eng", None, None, (), 60.0)
+    pages = [_encode(degrade(render(LINES), seed=seed)) for seed in range(3)]
+    pooled = [_run_tesseract(settings, page, 300, None, 0) for page in pages]
+    pids = _pooled_pids()
+    pooled += [_run_tesseract(settings, page, 300, None, 0) for page in pages]
+    assert _pooled_pids() == pids, "the same process read the pages the second time round"
+    for number, page in enumerate(pages):
+        fresh = subprocess.run(
+            settings.arguments(300, None), input=page, capture_output=True, check=True
+        )
+        assert pooled[number] == pooled[number + 3] == parse_hocr(fresh.stdout, 0)
+
+
+def test_a_process_that_timed_out_or_died_is_replaced(adapter: TesseractAdapter) -> None:
+    import os
+    import signal
+
+    late = adapter.read(render(LINES), page_timeout=0.001)
+    assert late.pages[0].error is not None
+    for pid in _pooled_pids():
+        os.kill(pid, signal.SIGKILL)  # an idle process that died meanwhile
+    document = adapter.read(render(LINES))
+    assert document.text == "\n".join(LINES) and document.pages[0].error is None
+
+
+def test_bad_extra_config_is_a_page_error_naming_tesseract_s_complaint(
+    adapter: TesseractAdapter,
+) -> None:
+    document = adapter.read(render(LINES), extra_config="--no-such-option")
+    assert document.spans == []
+    assert document.pages[0].error is not None
+    assert document.pages[0].error.startswith("tesseract failed on this page (")
