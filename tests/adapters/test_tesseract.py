@@ -422,3 +422,19 @@ def test_bad_extra_config_is_a_page_error_naming_tesseract_s_complaint(
     assert document.spans == []
     assert document.pages[0].error is not None
     assert document.pages[0].error.startswith("tesseract failed on this page (")
+
+
+def test_idle_processes_end_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    from uncertain.adapters import tesseract
+    from uncertain.adapters.tesseract import _encode, _Pool, _Settings
+
+    monkeypatch.setattr(tesseract, "_IDLE_SECONDS", 0.3)
+    pool = _Pool()
+    arguments = tuple(_Settings("tesseract", "eng", None, None, (), 60.0).arguments(300, None))
+    with pool.process(arguments) as process:
+        assert b"ocr_page" in process.read(_encode(render(LINES)), 60.0)
+    assert pool.idle == [process]
+    deadline = time.monotonic() + 10
+    while process.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.idle == [] and process.process.poll() is not None, "ended when idle"

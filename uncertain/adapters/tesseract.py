@@ -1,7 +1,9 @@
 """Tesseract adapter: images and PDFs into a `Document` with word and character evidence.
 
 Each page goes through the `tesseract` binary with `hocr_char_boxes=1`, writing hOCR to a
-pipe; that output gives the words, their boxes, Tesseract's word score and, with
+pipe (the processes are kept and fed page after page, so tesseract's start, as costly as
+reading a small page, is paid once: idle ones end after 30 s and at exit); that output gives
+the words, their boxes, Tesseract's word score and, with
 `lstm_choice_mode=2`, per character the decoder's alternative characters with scores. The
 choices cost Tesseract ~13% more and matter only for the words in doubt, so a large page is
 read without them and its weak words (`WEAK_WORD_CONFIDENCE`) are cut out with their
@@ -46,6 +48,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -230,6 +233,7 @@ def _run_tesseract(
 _PAGE_START = b"<div class='ocr_page'"
 _PAGE_END = b"\n  </div>\n"  # Tesseract indents only the ocr_page element's end by two
 _IDLE_PER_CPU = 3  # idle processes kept: the page pass, the weak-word reread and a cross-check
+_IDLE_SECONDS = 30.0  # an idle process (40-80 MB) ends after this long unused
 
 
 class _Tesseract:
@@ -243,6 +247,7 @@ class _Tesseract:
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         self.buffer = bytearray()
         self.timed_out = False
+        self.used = time.monotonic()
         try:
             self.process = subprocess.Popen(
                 [*arguments[:-1], "-c", "stream_filelist=1", arguments[-1]],
@@ -328,12 +333,14 @@ class _Tesseract:
 
 
 class _Pool:
-    """Idle tesseract processes by their arguments, most recently used last."""
+    """Idle tesseract processes by their arguments, most recently used last; a daemon thread
+    ends those unused for `_IDLE_SECONDS` (and itself when none is left)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.idle: list[_Tesseract] = []
         self.owner = os.getpid()
+        self.reaper: threading.Thread | None = None
 
     @contextlib.contextmanager
     def process(self, arguments: tuple[str, ...]) -> Iterator[_Tesseract]:
@@ -357,12 +364,33 @@ class _Pool:
         if not process.alive():
             process.close()
             return
+        process.used = time.monotonic()
         with self.lock:
             self.idle.append(process)
             surplus = self.idle[: max(len(self.idle) - _IDLE_PER_CPU * _cpu_count(), 0)]
             del self.idle[: len(surplus)]
+            if self.reaper is None or not self.reaper.is_alive():
+                self.reaper = threading.Thread(
+                    target=self._reap, name="uncertain-tesseract-reaper", daemon=True
+                )
+                self.reaper.start()
         for old in surplus:
             old.close()
+
+    def _reap(self) -> None:
+        while True:
+            time.sleep(_IDLE_SECONDS / 3)
+            now = time.monotonic()
+            with self.lock:
+                stale = [p for p in self.idle if now - p.used >= _IDLE_SECONDS]
+                self.idle = [p for p in self.idle if now - p.used < _IDLE_SECONDS]
+                done = not self.idle
+                if done:
+                    self.reaper = None
+            for process in stale:
+                process.close()
+            if done:
+                return
 
     def close(self) -> None:
         """End every idle process (at exit; the next read starts new ones)."""
