@@ -119,6 +119,19 @@ def _summary(what: str, measured: dict[str, dict[Path, list[float]]]) -> None:
         f"cold {total['cold']:.3f} s -> {total['cold'] / total['plain']:.2f}x; "
         f"char_choices='all' {total['all']:.3f} s -> {total['all'] / total['plain']:.2f}x"
     )
+    rounds = len(next(iter(measured["plain"].values())))
+    per_round = {
+        r: [sum(v[n] for v in per_page.values()) for n in range(rounds)]
+        for r, per_page in measured.items()
+    }
+    spread = {
+        r: sorted(a / b for a, b in zip(per_round[r], per_round["plain"], strict=True))
+        for r in ("auto", "cold", "all")
+    }
+    print(
+        "  spread: each round's sum over the pages against plain's in the same round (min-max): "
+        + ", ".join(f"{r} {v[0]:.2f}-{v[-1]:.2f}x" for r, v in spread.items())
+    )
 
 
 if __name__ == "__main__":
