@@ -438,3 +438,25 @@ def test_idle_processes_end_after_a_while(monkeypatch: pytest.MonkeyPatch) -> No
     while process.process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert pool.idle == [] and process.process.poll() is not None, "ended when idle"
+
+
+def test_kept_process_survives_its_folder_removed_and_follows_tessdata(
+    adapter: TesseractAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from uncertain.adapters.tesseract import _POOL
+
+    adapter.read(render(LINES))
+    for process in _POOL.idle:
+        shutil.rmtree(process.folder)  # as a temporary-file cleaner might
+    assert adapter.read(render(LINES)).text == "\n".join(LINES)
+    before = _pooled_pids()
+    tessdata = next(
+        (p for p in Path("/usr/share/tesseract-ocr").glob("*/tessdata") if p.is_dir()), None
+    )
+    if tessdata is None:
+        pytest.skip("no tessdata folder in the usual place")
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tessdata))
+    assert adapter.read(render(LINES)).text == "\n".join(LINES)
+    assert _pooled_pids() - before, "a process started with the new TESSDATA_PREFIX"

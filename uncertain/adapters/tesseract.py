@@ -241,6 +241,7 @@ class _Tesseract:
 
     def __init__(self, arguments: tuple[str, ...]) -> None:
         self.arguments = arguments
+        self.tessdata = os.environ.get("TESSDATA_PREFIX")  # it reads its models from there
         self.folder = tempfile.mkdtemp(prefix="uncertain-tesseract-")
         self.image = os.path.join(self.folder, "page.pnm")
         # stderr goes to a file, read only when a page fails: a pipe nobody reads fills up.
@@ -270,8 +271,15 @@ class _Tesseract:
 
     def read(self, image_bytes: bytes, timeout: float) -> bytes:
         """The hOCR of one page (its `ocr_page` element); `_PageFailed` if it gives none."""
-        with open(self.image, "wb") as file:
-            file.write(image_bytes)
+        try:
+            os.makedirs(self.folder, exist_ok=True)  # a cleaner may have removed it meanwhile
+            with open(self.image, "wb") as file:
+                file.write(image_bytes)
+        except OSError as error:
+            raise _PageFailed(
+                f"cannot write the page for tesseract ({error}); free space in "
+                f"{tempfile.gettempdir()} or set TMPDIR"
+            ) from None
         assert self.process.stdin is not None and self.process.stdout is not None
         watchdog = threading.Timer(timeout, self._time_out)
         watchdog.start()
@@ -345,11 +353,13 @@ class _Pool:
     @contextlib.contextmanager
     def process(self, arguments: tuple[str, ...]) -> Iterator[_Tesseract]:
         found: _Tesseract | None = None
+        tessdata = os.environ.get("TESSDATA_PREFIX")
         with self.lock:
             if self.owner != os.getpid():  # a forked child: its parent owns those processes
                 self.idle, self.owner = [], os.getpid()
             for number in range(len(self.idle) - 1, -1, -1):
-                if self.idle[number].arguments == arguments:
+                kept = self.idle[number]
+                if kept.arguments == arguments and kept.tessdata == tessdata:
                     found = self.idle.pop(number)
                     break
         process = found if found is not None and found.alive() else _Tesseract(arguments)
