@@ -463,3 +463,26 @@ def test_kept_process_survives_its_folder_removed_and_follows_tessdata(
     monkeypatch.setenv("TESSDATA_PREFIX", str(tessdata))
     assert adapter.read(render(LINES)).text == "\n".join(LINES)
     assert _pooled_pids() - before, "a process started with the new TESSDATA_PREFIX"
+
+
+def test_page_folders_of_killed_runs_are_swept() -> None:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from uncertain.adapters.tesseract import _FOLDER_PREFIX, _Pool, _Settings
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{dead.pid}-"))
+    (stale / "page.pnm").write_bytes(b"P5\n1 1\n255\n\x00")
+    mine = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-"))
+    pool = _Pool()
+    arguments = tuple(_Settings("tesseract", "eng", None, None, (), 60.0).arguments(300, None))
+    with pool.process(arguments):
+        pass
+    pool.close_all()
+    assert not stale.exists(), "the folder of a process that is gone was removed"
+    assert mine.exists(), "a living process's folder was kept"
+    mine.rmdir()

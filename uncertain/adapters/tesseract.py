@@ -49,6 +49,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -234,6 +235,23 @@ _PAGE_START = b"<div class='ocr_page'"
 _PAGE_END = b"\n  </div>\n"  # Tesseract indents only the ocr_page element's end by two
 _IDLE_PER_CPU = 3  # idle processes kept: the page pass, the weak-word reread and a cross-check
 _IDLE_SECONDS = 30.0  # an idle process (40-80 MB) ends after this long unused
+_FOLDER_PREFIX = "uncertain-tesseract-"  # then the owner's pid: see _sweep_stale_folders
+
+
+def _sweep_stale_folders() -> None:
+    """Remove the page folders of Python processes that ended without closing their
+    tesseracts (killed, say); the folder names carry the owner's process id."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tempfile.gettempdir()):
+            owner = entry.name[len(_FOLDER_PREFIX) :].split("-", 1)[0]
+            if not entry.name.startswith(_FOLDER_PREFIX) or not owner.isdigit():
+                continue
+            try:
+                os.kill(int(owner), 0)
+            except ProcessLookupError:
+                shutil.rmtree(entry.path, ignore_errors=True)
+            except OSError:
+                pass  # alive, under another user
 
 
 class _Tesseract:
@@ -242,7 +260,7 @@ class _Tesseract:
     def __init__(self, arguments: tuple[str, ...]) -> None:
         self.arguments = arguments
         self.tessdata = os.environ.get("TESSDATA_PREFIX")  # it reads its models from there
-        self.folder = tempfile.mkdtemp(prefix="uncertain-tesseract-")
+        self.folder = tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-")
         self.image = os.path.join(self.folder, "page.pnm")
         # stderr goes to a file, read only when a page fails: a pipe nobody reads fills up.
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
@@ -349,20 +367,28 @@ class _Pool:
         self.idle: list[_Tesseract] = []
         self.owner = os.getpid()
         self.reaper: threading.Thread | None = None
+        self.started: weakref.WeakSet[_Tesseract] = weakref.WeakSet()
+        self.swept = False
 
     @contextlib.contextmanager
     def process(self, arguments: tuple[str, ...]) -> Iterator[_Tesseract]:
         found: _Tesseract | None = None
         tessdata = os.environ.get("TESSDATA_PREFIX")
         with self.lock:
-            if self.owner != os.getpid():  # a forked child: its parent owns those processes
-                self.idle, self.owner = [], os.getpid()
+            self._forget_if_forked()
             for number in range(len(self.idle) - 1, -1, -1):
                 kept = self.idle[number]
                 if kept.arguments == arguments and kept.tessdata == tessdata:
                     found = self.idle.pop(number)
                     break
-        process = found if found is not None and found.alive() else _Tesseract(arguments)
+        if found is not None and found.alive():
+            process = found
+        else:
+            if not self.swept:
+                self.swept = True
+                _sweep_stale_folders()
+            process = _Tesseract(arguments)
+            self.started.add(process)
         if found is not None and found is not process:
             found.close()
         try:
@@ -405,13 +431,24 @@ class _Pool:
     def close(self) -> None:
         """End every idle process (at exit; the next read starts new ones)."""
         with self.lock:
+            self._forget_if_forked()
             idle, self.idle = self.idle, []
         for process in idle:
             process.close()
 
+    def _forget_if_forked(self) -> None:
+        if self.owner != os.getpid():  # a forked child: its parent owns those processes
+            self.idle, self.started, self.owner = [], weakref.WeakSet(), os.getpid()
+
+    def close_all(self) -> None:
+        """End every process, idle or reading (at exit, so no page folder is left)."""
+        self.close()
+        for process in list(self.started):
+            process.close()
+
 
 _POOL = _Pool()
-atexit.register(_POOL.close)
+atexit.register(_POOL.close_all)
 
 
 # -- signals and alternatives ---------------------------------------------------------------
