@@ -8,7 +8,8 @@ word_timestamps=True. Runs alternate plain / adapter / adapter+alternatives / ad
 alternatives searching every window (the first build's way: the N-best search for every 30 s
 window, not only those holding a word in doubt), the order turning each file, so drift in
 machine load hits all four alike. Targets: <= 1.05x without alternatives, <= 1.15x with
-alternatives=3.
+alternatives=3. Wall time and CPU time (this process, CTranslate2's threads included) are both
+reported: on a machine shared with other work, CPU time moves far less.
 """
 
 from __future__ import annotations
@@ -63,13 +64,16 @@ def measure(model: str, files: list[Path], repeats: int) -> None:
     cut = whisper.UNCERTAIN_WORD_PROBABILITY
     runs = ("plain", "ours", "alternatives", "every window")
     totals: dict[str, list[float]] = {name: [] for name in runs}
+    cpu_totals: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         spent = dict.fromkeys(runs, 0.0)
+        cpu = dict.fromkeys(runs, 0.0)
         for number, audio in enumerate(audios):
             reference = None
             for name in runs[number % 4 :] + runs[: number % 4]:
                 whisper.UNCERTAIN_WORD_PROBABILITY = 1.01 if name == "every window" else cut
                 start = time.perf_counter()
+                cpu_start = time.process_time()
                 if name == "plain":
                     reference = _plain(plain, audio)
                 elif name == "ours":
@@ -77,17 +81,29 @@ def measure(model: str, files: list[Path], repeats: int) -> None:
                 else:
                     adapter.read(audio, alternatives=3)
                 spent[name] += time.perf_counter() - start
+                cpu[name] += time.process_time() - cpu_start
             whisper.UNCERTAIN_WORD_PROBABILITY = cut
             if document.text != reference:
                 print(f"  MISMATCH: adapter text differs from plain faster-whisper: {reference!r}")
         for name in runs:
             totals[name].append(spent[name] / spent["plain"] if name != "plain" else spent[name])
+            cpu_totals[name].append(cpu[name] / cpu["plain"] if name != "plain" else cpu[name])
     print(f"model {model}: {len(files)} files, {seconds:.1f} s of audio, {repeats} repeats")
     print(f"  plain faster-whisper RTF     {statistics.median(totals['plain']) / seconds:.3f}")
     _report("  overhead, no alternatives   ", statistics.median(totals["ours"]), 1.05)
     _report("  overhead, alternatives=3    ", statistics.median(totals["alternatives"]), 1.15)
     every = statistics.median(totals["every window"])
     _report("  same, search every window   ", every, 1.15)
+    plain_cpu = statistics.median(cpu_totals["plain"])
+    print(f"  CPU time, plain faster-whisper {plain_cpu:.2f} s; ratios:")
+    _report("  CPU, no alternatives        ", statistics.median(cpu_totals["ours"]), 1.05)
+    _report("  CPU, alternatives=3         ", statistics.median(cpu_totals["alternatives"]), 1.15)
+    _report("  CPU, search every window    ", statistics.median(cpu_totals["every window"]), 1.15)
+    spread = {k: (min(v), max(v)) for k, v in cpu_totals.items() if k != "plain"}
+    print(
+        "  CPU ratio spread over repeats (min-max): "
+        + ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in spread.items())
+    )
 
 
 def _report(label: str, ratio: float, target: float) -> None:

@@ -1,13 +1,17 @@
 """Time per page: TesseractAdapter.read against plain pytesseract.image_to_data.
 
-Three readers run on the same pages in one process, alternated (the order turns each round),
+Four readers run on the same pages in one process, alternated (the order turns each round),
 single page at a time (workers=1), with OMP_THREAD_LIMIT=1 for all (the adapter always sets
 it; pytesseract inherits it here, so the comparison is engine-for-engine): the adapter as
-shipped (`char_choices="auto"`: character choices for the words in doubt only on large pages),
-the adapter with `char_choices="all"` (one run with `lstm_choice_mode=2` for every word, the
-first build's way), and plain pytesseract. Target: adapter <= 1.10x plain, medians summed.
-Besides wall time, CPU time (this process and its tesseract children, user + system) is
-timed too: on a machine shared with other work it moves far less than wall time does.
+shipped (`char_choices="auto"`: character choices for the words in doubt only on large pages;
+its tesseract processes kept from the earlier pages, as in any run of more than one page),
+the same with those processes ended before each page (`cold`: what a program that reads one
+page and exits pays, tesseract's ~0.09 s start included), the adapter with
+`char_choices="all"` (character choices for every word in the one run), and plain pytesseract
+(a new tesseract process per page). Target: adapter <= 1.10x plain, medians summed.
+Besides wall time, CPU time (this process and its tesseract children, user + system; the
+kept processes' share read from /proc) is timed too: on a machine shared with other work it
+moves far less than wall time does.
 
     .venv/bin/python bench/ocr_overhead.py [--rounds 5] [EXTRA_PAGE ...]
 """
@@ -25,11 +29,32 @@ os.environ["OMP_THREAD_LIMIT"] = "1"
 import pytesseract
 from PIL import Image
 
-from uncertain.adapters.tesseract import TesseractAdapter
+from uncertain.adapters.tesseract import _POOL, TesseractAdapter
 
 ROOT = Path(__file__).resolve().parent.parent
 FIT = ROOT.parent / "shared" / "realdata" / "ocr" / "fit"
 TARGET = 1.10
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and all its children: ended ones, and the running ones
+    (the adapter's kept tesseract processes, which `os.times` does not see until reaped)."""
+    total = sum(os.times()[:4])  # user, system, ended children's user, system
+    for task in os.listdir("/proc/self/task"):
+        try:
+            children = Path(f"/proc/self/task/{task}/children").read_text().split()
+        except OSError:
+            continue
+        for pid in children:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # it ended meanwhile: os.times counts it once reaped
+            total += (int(fields[11]) + int(fields[12])) / _TICK  # its utime, stime
+    return total
 
 
 def pages() -> list[Path]:
@@ -51,7 +76,7 @@ def main() -> None:
     arguments = parser.parse_args()
     adapter = TesseractAdapter(workers=1)
     files = pages() + list(arguments.extra)
-    readers = ("auto", "all", "plain")
+    readers = ("auto", "cold", "all", "plain")
     times: dict[str, dict[Path, list[float]]] = {r: {p: [] for p in files} for r in readers}
     cpu: dict[str, dict[Path, list[float]]] = {r: {p: [] for p in files} for r in readers}
     adapter.read(files[0])  # warm the file cache and the version/language checks
@@ -59,28 +84,30 @@ def main() -> None:
         for path in files:
             shift = round_number % len(readers)
             for reader in readers[shift:] + readers[:shift]:
+                kept, _POOL.idle = _POOL.idle, ([] if reader == "cold" else _POOL.idle)
                 start = time.perf_counter()
-                before = os.times()
+                before = cpu_seconds()
                 if reader == "plain":
                     with Image.open(path) as image:
                         pytesseract.image_to_data(image, lang="eng")
                 else:
-                    adapter.read(path, char_choices=reader)
+                    adapter.read(path, char_choices="auto" if reader == "cold" else reader)
                 times[reader][path].append(time.perf_counter() - start)
-                after = os.times()
-                cpu[reader][path].append(
-                    sum(after[:4]) - sum(before[:4])  # user, system, children's user, system
-                )
-    print(f"{'page':42s} {'adapter s':>10s} {'all-choices s':>14s} {'pytesseract s':>14s} ratio")
+                cpu[reader][path].append(cpu_seconds() - before)
+                if reader == "cold":
+                    _POOL.close()  # and the other readers find their processes as they were
+                    _POOL.idle = kept
+    print(f"{'page':42s} {'adapter s':>10s} {'cold s':>8s} {'all-choices s':>14s} ", end="")
+    print(f"{'pytesseract s':>14s} ratio  (wall time)")
     for path in files:
-        a, c, b = (statistics.median(times[r][path]) for r in readers)
-        print(f"{path.name:42s} {a:10.3f} {c:14.3f} {b:14.3f} {a / b:5.2f}")
+        a, d, c, b = (statistics.median(times[r][path]) for r in readers)
+        print(f"{path.name:42s} {a:10.3f} {d:8.3f} {c:14.3f} {b:14.3f} {a / b:5.2f}")
     _summary(f"time per page, median of {arguments.rounds}, summed over {len(files)} pages", times)
     _summary("CPU time per page (process + tesseract children), median, summed", cpu)
 
 
 def _summary(what: str, measured: dict[str, dict[Path, list[float]]]) -> None:
-    """The adapter's and `char_choices='all'`'s total against plain pytesseract's."""
+    """The adapter's (kept and cold) and `char_choices='all'`'s total against plain's."""
     total = {
         r: sum(statistics.median(v) for v in per_page.values()) for r, per_page in measured.items()
     }
@@ -89,7 +116,21 @@ def _summary(what: str, measured: dict[str, dict[Path, list[float]]]) -> None:
     print(
         f"{what}: adapter {total['auto']:.3f} s vs pytesseract.image_to_data "
         f"{total['plain']:.3f} s -> {ratio:.2f}x (target <= {TARGET}x: {verdict}); "
+        f"cold {total['cold']:.3f} s -> {total['cold'] / total['plain']:.2f}x; "
         f"char_choices='all' {total['all']:.3f} s -> {total['all'] / total['plain']:.2f}x"
+    )
+    rounds = len(next(iter(measured["plain"].values())))
+    per_round = {
+        r: [sum(v[n] for v in per_page.values()) for n in range(rounds)]
+        for r, per_page in measured.items()
+    }
+    spread = {
+        r: sorted(a / b for a, b in zip(per_round[r], per_round["plain"], strict=True))
+        for r in ("auto", "cold", "all")
+    }
+    print(
+        "  spread: each round's sum over the pages against plain's in the same round (min-max): "
+        + ", ".join(f"{r} {v[0]:.2f}-{v[-1]:.2f}x" for r, v in spread.items())
     )
 
 

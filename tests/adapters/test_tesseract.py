@@ -376,3 +376,113 @@ def test_auto_choices_read_small_pages_in_one_run(adapter: TesseractAdapter) -> 
     assert all("mean_char_confidence" in s.signals for s in small.spans)
     with pytest.raises(ValueError, match="char_choices"):
         adapter.read(render(LINES), char_choices="some")
+
+
+def _pooled_pids() -> set[int]:
+    from uncertain.adapters.tesseract import _POOL
+
+    return {process.process.pid for process in _POOL.idle}
+
+
+def test_kept_process_reads_each_page_as_a_fresh_process_does() -> None:
+    import subprocess
+
+    from uncertain.adapters.hocr import parse_hocr
+    from uncertain.adapters.tesseract import _encode, _run_tesseract, _Settings
+
+    settings = _Settings("tesseract", "eng", None, None, (), 60.0)
+    pages = [_encode(degrade(render(LINES), seed=seed)) for seed in range(3)]
+    pooled = [_run_tesseract(settings, page, 300, None, 0) for page in pages]
+    pids = _pooled_pids()
+    pooled += [_run_tesseract(settings, page, 300, None, 0) for page in pages]
+    assert _pooled_pids() == pids, "the same process read the pages the second time round"
+    for number, page in enumerate(pages):
+        fresh = subprocess.run(
+            settings.arguments(300, None), input=page, capture_output=True, check=True
+        )
+        assert pooled[number] == pooled[number + 3] == parse_hocr(fresh.stdout, 0)
+
+
+def test_a_process_that_timed_out_or_died_is_replaced(adapter: TesseractAdapter) -> None:
+    import os
+    import signal
+
+    late = adapter.read(render(LINES), page_timeout=0.001)
+    assert late.pages[0].error is not None
+    for pid in _pooled_pids():
+        os.kill(pid, signal.SIGKILL)  # an idle process that died meanwhile
+    document = adapter.read(render(LINES))
+    assert document.text == "\n".join(LINES) and document.pages[0].error is None
+
+
+def test_bad_extra_config_is_a_page_error_naming_tesseract_s_complaint(
+    adapter: TesseractAdapter,
+) -> None:
+    document = adapter.read(render(LINES), extra_config="--no-such-option")
+    assert document.spans == []
+    assert document.pages[0].error is not None
+    assert document.pages[0].error.startswith("tesseract failed on this page (")
+
+
+def test_idle_processes_end_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    from uncertain.adapters import tesseract
+    from uncertain.adapters.tesseract import _encode, _Pool, _Settings
+
+    monkeypatch.setattr(tesseract, "_IDLE_SECONDS", 0.3)
+    pool = _Pool()
+    arguments = tuple(_Settings("tesseract", "eng", None, None, (), 60.0).arguments(300, None))
+    with pool.process(arguments) as process:
+        assert b"ocr_page" in process.read(_encode(render(LINES)), 60.0)
+    assert pool.idle == [process]
+    deadline = time.monotonic() + 10
+    while process.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.idle == [] and process.process.poll() is not None, "ended when idle"
+
+
+def test_kept_process_survives_its_folder_removed_and_follows_tessdata(
+    adapter: TesseractAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from uncertain.adapters.tesseract import _POOL
+
+    adapter.read(render(LINES))
+    for process in _POOL.idle:
+        shutil.rmtree(process.folder)  # as a temporary-file cleaner might
+    assert adapter.read(render(LINES)).text == "\n".join(LINES)
+    before = _pooled_pids()
+    import re
+    import subprocess
+
+    listed = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout
+    found = re.search(r'languages in "([^"]+)"', listed)  # where it reads its models from
+    if found is None:
+        pytest.skip("tesseract does not say where its tessdata folder is")
+    tessdata = found.group(1)
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tessdata))
+    assert adapter.read(render(LINES)).text == "\n".join(LINES)
+    assert _pooled_pids() - before, "a process started with the new TESSDATA_PREFIX"
+
+
+def test_page_folders_of_killed_runs_are_swept() -> None:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from uncertain.adapters.tesseract import _FOLDER_PREFIX, _Pool, _Settings
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{dead.pid}-"))
+    (stale / "page.pnm").write_bytes(b"P5\n1 1\n255\n\x00")
+    mine = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-"))
+    pool = _Pool()
+    arguments = tuple(_Settings("tesseract", "eng", None, None, (), 60.0).arguments(300, None))
+    with pool.process(arguments):
+        pass
+    pool.close_all()
+    assert not stale.exists(), "the folder of a process that is gone was removed"
+    assert mine.exists(), "a living process's folder was kept"
+    mine.rmdir()

@@ -359,3 +359,35 @@ def test_nbest_search_only_for_windows_in_doubt_the_beam_list_elsewhere(
     nbest = ("nbest_agreement", "hypothesis_count")
     for ours, theirs in zip(searched.spans, plain.spans, strict=True):
         assert {k: v for k, v in ours.signals.items() if k not in nbest} == theirs.signals
+
+
+def test_long_window_features_are_the_originals_bit_for_bit(
+    plain: WhisperModel, samples_dir: Path
+) -> None:
+    from uncertain.adapters.whisper import _ChunkedFeatures
+
+    speech = [decode_audio(str(samples_dir / n)) for n in ("jfk.wav", "synthetic_drug.wav")]
+    audio = np.concatenate(speech * 20)[: 16000 * 150 + 1234]  # 150 s: five 30 s chunks and a bit
+    chunked = _ChunkedFeatures(plain.feature_extractor)
+    ours = chunked(audio)
+    assert _ChunkedFeatures._checked is True  # the once-per-process check agreed
+    assert ours.dtype == np.float32 and np.array_equal(ours, plain.feature_extractor(audio))
+
+
+def test_long_window_features_fall_back_to_an_extractor_that_differs(
+    plain: WhisperModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from uncertain.adapters.whisper import _ChunkedFeatures
+
+    class Shifted:  # an extractor computing something else: chunking must not be used
+        def __getattr__(self, name: str) -> Any:
+            return getattr(plain.feature_extractor, name)
+
+        def __call__(self, waveform: Any, padding: int = 160, chunk_length: Any = None) -> Any:
+            return plain.feature_extractor(waveform, padding, chunk_length) + 1.0
+
+    monkeypatch.setattr(_ChunkedFeatures, "_checked", None)
+    audio = np.random.default_rng(1).normal(0, 0.1, 16000 * 90).astype(np.float32)
+    features = _ChunkedFeatures(Shifted())(audio)
+    assert _ChunkedFeatures._checked is False
+    assert np.array_equal(features, plain.feature_extractor(audio) + 1.0)
