@@ -769,28 +769,35 @@ def is_possible_hallucination(
     a cap flattened the ranking among them (base, spontaneous fit speech: out-of-fold AUROC
     0.77-0.83 against the raw score's 0.84).
     """
+    looping, marked = _hallucination_rules(signals, repeated)
+    return looping if capped_only else marked
+
+
+def _hallucination_rules(
+    signals: Sequence[Mapping[str, float]], repeated: Sequence[bool] | None
+) -> tuple[BoolArray, BoolArray]:
+    """`is_possible_hallucination`'s looping-text spans and all its spans, in one pass over
+    the signals (`fuse` needs both)."""
     n = len(signals)
 
     def column(name: str, default: float) -> FloatArray:
         return np.fromiter((r.get(name, default) for r in signals), dtype=np.float64, count=n)
 
-    marked = column("compression_ratio", 0.0) > COMPRESSION_LIMIT
-    marked |= column("repetition", 0.0) >= 1.0
+    looping = column("compression_ratio", 0.0) > COMPRESSION_LIMIT
+    looping |= column("repetition", 0.0) >= 1.0
     if repeated is not None:
-        marked |= np.asarray(repeated, dtype=bool)
-    if capped_only:
-        return marked
-    marked |= (column("no_speech_probability", 0.0) > NO_SPEECH_LIMIT) & (
-        column("avg_logprob", 0.0) < LOGPROB_LIMIT
-    )
+        looping |= np.asarray(repeated, dtype=bool)
+    logprob = column("avg_logprob", 0.0)
+    marked = looping.copy()
+    marked |= (column("no_speech_probability", 0.0) > NO_SPEECH_LIMIT) & (logprob < LOGPROB_LIMIT)
     marked |= (column("temperature", 0.0) >= FALLBACK_TEMPERATURE) & (
-        column("avg_logprob", 0.0) < FALLBACK_LOGPROB_LIMIT
+        logprob < FALLBACK_LOGPROB_LIMIT
     )
     marked |= column("segment_vad_speech_ratio", 1.0) < VAD_SPEECH_LIMIT
     marked |= (column("segment_mean_word_probability", 1.0) < SEGMENT_PROBABILITY_LIMIT) & (
-        column("avg_logprob", 0.0) < SEGMENT_LOGPROB_LIMIT
+        logprob < SEGMENT_LOGPROB_LIMIT
     )
-    return marked
+    return looping, marked
 
 
 UNREADABLE_CONFIDENCE = 0.25
@@ -915,8 +922,7 @@ def fuse(
             raise CalibrationError(
                 f"{note}: cannot be applied to {doc.source.path}: {error}"
             ) from None
-        hallucinated = is_possible_hallucination(signals)
-        capped = is_possible_hallucination(signals, capped_only=True)
+        capped, hallucinated = _hallucination_rules(signals, None)
         unreadable = is_unreadable(signals, [s.box is not None for s in doc.spans])
         confidence = np.where(capped, np.minimum(confidence, HALLUCINATION_CONFIDENCE), confidence)
         confidence[digital] = 1.0
