@@ -7,11 +7,13 @@ import json
 import math
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 import uncertain
+from tests.documents import word_spans
 from uncertain.cli import app
 from uncertain.document import Alternative, Block, Document, Mark, Source, Span, TimeRange
 from uncertain.resolve import alternative_probabilities, resolve
@@ -115,24 +117,15 @@ def random_document(rng: random.Random) -> Document:
     """Words with random confidences and N-best alternatives with random scores."""
     words = [rng.choice(["cat", "hat", "mat", "sat", "at", "a", "the"]) for _ in range(12)]
     text = " ".join(words)
-    spans, position = [], 0
-    for number, word in enumerate(words):
-        start = text.index(word, position)
-        position = start + len(word)
+
+    def fields(number: int, word: str) -> dict[str, Any]:
         alternatives = [
             Alternative(text=rng.choice(["bat", "rat", "pat", word]), confidence=rng.random())
             for _ in range(rng.randrange(3))
         ]
-        spans.append(
-            Span(
-                id=number,
-                start=start,
-                end=position,
-                text=word,
-                confidence=rng.random(),
-                alternatives=alternatives,
-            )
-        )
+        return {"confidence": rng.random(), "alternatives": alternatives}
+
+    spans = word_spans(text, words, fields)
     return Document(text=text, spans=spans)
 
 

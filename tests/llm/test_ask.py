@@ -9,13 +9,15 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 import uncertain
+from tests.documents import word_spans
 from uncertain.cli import app
-from uncertain.document import Document, Mark, Source, Span
+from uncertain.document import Document, Mark, Source
 from uncertain.errors import EngineError
 from uncertain.models import TEST_LLM_SIZE
 
@@ -27,21 +29,13 @@ def drug_note() -> Document:
     """A note whose drug name is marked, with the right reading as the alternative."""
     text = "The patient takes metaformin 500 mg twice daily."
     words = text.rstrip(".").split(" ")
-    spans, position = [], 0
-    for number, word in enumerate(words):
-        start = text.index(word, position)
-        position = start + len(word)
-        alternatives = [{"text": "metformin", "confidence": 0.6}] if word == "metaformin" else []
-        spans.append(
-            Span(
-                id=number,
-                start=start,
-                end=position,
-                text=word,
-                confidence=0.3 if word == "metaformin" else 0.97,
-                alternatives=alternatives,
-            )
-        )
+
+    def fields(_: int, word: str) -> dict[str, Any]:
+        if word == "metaformin":
+            return {"confidence": 0.3, "alternatives": [{"text": "metformin", "confidence": 0.6}]}
+        return {"confidence": 0.97}
+
+    spans = word_spans(text, words, fields)
     marks = [Mark(span_ids=[3], reason="low_confidence", confidence=0.3)]
     return Document(text=text, spans=spans, marks=marks, source=Source(engine="test"))
 
