@@ -36,6 +36,9 @@ DEFAULT_CACHE = Path(
 )
 MEDIA = (".flac", ".wav", ".mp3", ".ogg", ".m4a")
 REVERSED_PER_SPLIT = 30
+# The realdata fit clips under degradations (bench/corpus.py's chains), written beside the cache.
+AUGMENTED = DEFAULT_CACHE.parent / "augmented"
+BABBLE_TALKERS = 12  # corpus fit/clean recordings, spread over its sources, for `babble`
 
 
 @dataclass
@@ -82,6 +85,7 @@ def items() -> list[Item]:
             found.append(
                 Item(f"{split}-real-{media.stem}", str(media), ref, split, "real", media.stem)
             )
+    found += augmented_items()
     for split in ("fit", "eval"):
         clean = [i for i in found if i.split == split and i.condition == "clean"]
         step = max(1, len(clean) // 60)  # every other clip of a chapter, the first 30
@@ -91,6 +95,72 @@ def items() -> list[Item]:
                 Item(f"{split}-reversed-{name}", item.path, "", split, "reversed", item.group)
             )
     return found
+
+
+def augmentations() -> list[str]:
+    """The degradation chains applied to each realdata fit clip (bench/corpus.py's sets)."""
+    from corpus import CONDITIONS, REAL_CONDITIONS
+
+    return [c for c in CONDITIONS if c != "clean"] + REAL_CONDITIONS
+
+
+def augmented_items(folder: Path = AUGMENTED) -> list[Item]:
+    """Fit items for the realdata fit clips under every augmentation (condition `augmented`).
+
+    Each keeps its source clip's group, so cross-validation folds and bootstrap resamples take
+    a recording with all of its degraded copies. Only clips whose audio `build_augmented` has
+    written are listed.
+    """
+    found = []
+    for ref in sorted((REALDATA / "fit").glob("*.txt")):
+        text = ref.read_text(encoding="utf-8").strip()
+        for chain in augmentations():
+            path = folder / f"{ref.stem}-{chain}.wav"
+            if path.exists():
+                found.append(
+                    Item(
+                        f"fit-augmented-{ref.stem}-{chain}",
+                        str(path),
+                        text,
+                        "fit",
+                        "augmented",
+                        ref.stem,
+                    )
+                )
+    return found
+
+
+def build_augmented(folder: Path = AUGMENTED) -> None:
+    """Write the augmented fit audio once (deterministic: seeded per output file).
+
+    Babble is made of corpus fit/clean recordings, so no eval speaker is mixed in.
+    """
+    import numpy as np
+    from corpus import CONDITIONS, _seed, augment, degrade_audio, to_16k
+
+    folder.mkdir(parents=True, exist_ok=True)
+    talkers = []
+    speech = [m for m in sorted((CORPUS / "fit" / "clean").iterdir()) if m.suffix.lower() in MEDIA]
+    for media in speech[:: len(speech) // BABBLE_TALKERS][:BABBLE_TALKERS]:
+        wav = folder / f"babble-talker-{media.stem}.wav"
+        if not wav.exists():
+            to_16k(media, wav)
+        talkers.append(wav)
+    for ref in sorted((REALDATA / "fit").glob("*.txt")):
+        media = next(p for p in ref.parent.glob(ref.stem + ".*") if p.suffix != ".txt")
+        clean = folder / f"{ref.stem}-clean.wav"
+        if not clean.exists():
+            to_16k(media, clean)
+        for chain in augmentations():
+            path = folder / f"{ref.stem}-{chain}.wav"
+            if path.exists():
+                continue
+            tmp = path.with_name(path.stem + ".part.wav")
+            if chain in CONDITIONS:  # bench/corpus.py's single degradations
+                degrade_audio(clean, chain, tmp, np.random.default_rng(_seed(path.stem)))
+            else:
+                augment(clean, chain, tmp, _seed(path.stem), talkers)
+            tmp.replace(path)
 
 
 _ADAPTERS: dict[str, Any] = {}
@@ -158,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if ROOT in args.cache.resolve().parents:
         parser.error("keep the decoded corpus outside the repository")
+    build_augmented()
     everything = items()
     print(f"{len(everything)} items", flush=True)
     # Every model's eval recordings first (the benchmark), then the fit recordings (of the
