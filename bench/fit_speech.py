@@ -7,18 +7,19 @@
     .venv/bin/python bench/fit_speech.py --hallucination
 
 Data: the Documents bench/speech_corpus.py cached for ../shared/corpus/speech/fit/ (clean,
-noisy, spontaneous) and ../shared/realdata/audio/fit/; eval/ is never read here. Each
-candidate (a feature set under logistic regression with an L2 penalty, conditions weighted
-as they come or equally, or an isotonic map of word_probability) is scored by grouped
-cross-validation (folds split by recording, NOIZEUS by sentence: all its noises and SNRs in
-one fold) and with each condition held out in turn. The printout gives, per candidate,
-out-of-fold AUROC and ECE pooled and per condition beside raw word_probability's, and its
-worst condition against raw (`worst_margin`). `auto` picks the candidate with the fewest
-features among those within `TIE` of the best worst-condition score. With `--write` the
-chosen candidate is refitted on all fit data and written to whisper-<name>.json (in
-uncertain/calibration/ or `--out`) with its marking threshold. `--transfer` fits each
-candidate on one model's words and scores it on the other's; with `--fallback` and `--write`
-the chosen family, fitted on both, becomes whisper-fallback.json.
+noisy, spontaneous) and ../shared/realdata/audio/fit/, whose clips also come under 29
+degradations (condition `augmented`, each copy in its source clip's fold); eval/ is never read
+here. Each candidate (a feature set under logistic regression with an L2 penalty, conditions
+weighted as they come or equally, or an isotonic map of word_probability) is scored by grouped
+cross-validation (folds split by recording, NOIZEUS by sentence: all its noises and SNRs in one
+fold) and with each condition held out in turn. The printout gives, per candidate, out-of-fold
+AUROC and ECE pooled and per condition beside raw word_probability's, and its worst condition
+against raw (`worst_margin`). `auto` picks the candidate with the fewest features among those
+within `TIE` of the best worst-condition score. With `--write` the chosen candidate is refitted
+on all fit data and written to whisper-<name>.json (in uncertain/calibration/ or `--out`) with
+its marking threshold. `--transfer` fits each candidate on one model's words and scores it on
+the other's; with `--fallback` and `--write` the chosen family, fitted on both, becomes
+whisper-fallback.json.
 """
 
 from __future__ import annotations
@@ -419,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
             "engine": "faster-whisper",
             "model": model.split("+")[0],
             "corpus": (
-                f"../shared/corpus/speech/fit + ../shared/realdata/audio/fit: {len(pairs)} "
+                "../shared/corpus/speech/fit + ../shared/realdata/audio/fit, its clips also "
+                f"under 29 degradations (augmented; bench/speech_corpus.py): {len(pairs)} "
                 f"recordings, {len(rows)} words ({counts}), {int((~labels).sum())} wrong"
             ),
             "choice": (
@@ -572,7 +574,8 @@ def transfer(cache: Path, fallback: str = "", write: bool = False, out: Path = O
         model="any Whisper model without its own calibrator",
         corpus=(
             f"the tiny.en and base readings of ../shared/corpus/speech/fit + "
-            f"../shared/realdata/audio/fit pooled: {len(rows)} words, "
+            "../shared/realdata/audio/fit (+ its clips augmented) pooled: "
+            f"{len(rows)} words, "
             f"{int((~labels).sum())} wrong"
         ),
         choice=(

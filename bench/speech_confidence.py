@@ -6,14 +6,15 @@
 
 Reads the Documents bench/speech_corpus.py cached and, per condition of the split
 (../shared/corpus/speech/<split>/<condition>, plus `real`: ../shared/realdata/audio/<split>,
-recordings that are not in the corpus) and per system, prints: words, share wrong, WER,
-AUROC, ECE, the share of words marked, the share of wrong words marked and silent errors
-(wrong, unmarked) per 100 words, each with a 95% interval from a bootstrap that resamples
-recordings (NOIZEUS: sentences, all noises of one together). Beside them, computed from the
-same decode: the peers' scores (raw `word_probability`, as faster-whisper, openai-whisper and
-stable-ts expose it; whisper-timestamped's geometric mean of the word's token probabilities),
-the gain over the raw score with a paired interval (the same resampled recordings for both:
-a loss whose interval holds zero is not a result) and issue 13's targets.
+recordings that are not in the corpus; `augmented` on the fit split: the realdata fit clips
+degraded; `all`: every condition pooled, the split as a whole) and per system, prints: words,
+share wrong, WER, AUROC, ECE, the share of words marked, the share of wrong words marked and
+silent errors (wrong, unmarked) per 100 words, each with a 95% interval from a bootstrap that
+resamples recordings (NOIZEUS: sentences, all noises of one together). Beside them, computed
+from the same decode: the peers' scores (raw `word_probability`, as faster-whisper,
+openai-whisper and stable-ts expose it; whisper-timestamped's geometric mean of the word's token
+probabilities), the gain over the raw score with a paired interval (the same resampled
+recordings for both: a loss whose interval holds zero is not a result) and issue 13's targets.
 
 Systems: `tiny.en`, `base` (decoded with language="en"), `tiny.en+base` (tiny.en
 cross-checked by base's reading, as `transcribe(cross_check="base")` does), and
@@ -50,7 +51,11 @@ from uncertain.evaluate import (
 )
 from uncertain.fusion import Calibrator, fuse
 
-CONDITIONS = ["clean", "noisy", "spontaneous", "accented", "domain", "real"]
+CONDITIONS = ["clean", "noisy", "spontaneous", "accented", "domain", "real", "augmented"]
+# Every condition's recordings pooled (reversed speech left out): the split as a pipeline that
+# mixes them sees it, and issue 13's ship rule ("a default worse than the raw score on the eval
+# split does not ship") read on the split as a whole.
+ALL = "all"
 # Issue 13's targets on the eval split: (AUROC at least, ECE at most).
 TARGETS: dict[str, tuple[float, float]] = {
     "clean": (0.92, 0.03),
@@ -363,9 +368,14 @@ def main(argv: list[str] | None = None) -> int:
         "| targets |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for condition in CONDITIONS:
+    for condition in [*CONDITIONS, ALL]:
         for system, pairs in fused.items():
-            recs = [recording(i, d) for i, d in pairs if i.condition == condition]
+            recs = [
+                recording(i, d)
+                for i, d in pairs
+                if i.condition == condition
+                or (condition == ALL and i.condition != "reversed" and i.reference)
+            ]
             if not recs:
                 continue
             pool = Pool(recs)
@@ -396,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         wrong = ~data["right"]
         cells = []
-        for cut in (0.5, 0.7, 0.8, 0.9, 0.95, 0.97):
+        for cut in (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99):
             low = (data["confidence"] < cut) | data["hallucination"]
             cells.append(
                 f"t={cut}: marks {low.mean():.0%}, catches {low[wrong].mean():.0%}, "
