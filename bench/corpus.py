@@ -204,7 +204,10 @@ def _write_wav(path: Path, samples: np.ndarray) -> None:
 
 
 def _sox(*args: str) -> None:
-    subprocess.run(["sox", *args], check=True, capture_output=True)
+    # -R: sox's dither (and any other randomness) repeats from run to run, so a rebuilt corpus
+    # is byte for byte the one that was decoded and fitted on.
+    repeatable = () if "-R" in args else ("-R",)
+    subprocess.run(["sox", *repeatable, *args], check=True, capture_output=True)
 
 
 def to_16k(source: Path, target: Path) -> None:

@@ -6,7 +6,7 @@
 
 Reads the Documents bench/speech_corpus.py cached and, per condition of the split
 (../shared/corpus/speech/<split>/<condition>, plus `real`: ../shared/realdata/audio/<split>,
-recordings that are not in the corpus; `augmented` on the fit split: the realdata fit clips
+recordings that are not in the corpus; on the fit split also `augmented`, the realdata fit clips
 degraded; `all`: every condition pooled, the split as a whole) and per system, prints: words,
 share wrong, WER, AUROC, ECE, the share of words marked, the share of wrong words marked and
 silent errors (wrong, unmarked) per 100 words, each with a 95% interval from a bootstrap that

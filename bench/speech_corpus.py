@@ -9,6 +9,11 @@ reversed speech (the corpus' clean clips played backwards: nothing in it can be 
 hallucination marks. A multilingual model decodes with `language="en"`, as a cross-check's
 second model does, so the same documents serve `base` alone and `tiny.en+base`.
 
+The fit side also gets the realdata fit clips under bench/corpus.py's 29 degradation chains
+(condition `augmented`, `build_augmented`), written once beside the cache, outside the
+repository. They are seeded, so a rebuild is byte for byte the same, and each copy stays in its
+source clip's group.
+
 Each item is cached as `CACHE/<model>/<item id>.json` holding the item, the Document and the
 seconds the decode took; `load()` reads them back. Nothing under the corpus is copied.
 """
