@@ -20,6 +20,10 @@ Systems: `tiny.en`, `base` (decoded with language="en"), `tiny.en+base` (tiny.en
 cross-checked by base's reading, as `transcribe(cross_check="base")` does), and
 `base/tiny.en-cal` (tiny.en's calibrator on base's words: how a calibrator transfers to a
 model it was not fitted on). Then hallucination marks on reversed speech and on real speech.
+
+`--nbest CACHE` adds `tiny.en+nbest`: tiny.en decoded with `alternatives=3` (cached by
+`speech_corpus.py --alternatives 3 --cache CACHE`), fused as `transcribe(alternatives=3)`
+does, with the calibrator that reads the N-best agreement.
 """
 
 from __future__ import annotations
@@ -325,6 +329,19 @@ def systems(
     return out
 
 
+def nbest_system(split: str, cache: Path, calibration: Path | None) -> list[tuple[Item, Document]]:
+    """tiny.en decoded with alternatives=3, fused with its calibrator (`default_calibrator`'s
+    pick for such documents, or `whisper-tiny.en+nbest.json` of `--calibration`)."""
+    calibrator = (
+        Calibrator.load(calibration / "whisper-tiny.en+nbest.json") if calibration else None
+    )
+    return [
+        (i, fuse(d, calibration=calibrator))
+        for i, d, _ in load("tiny.en+alt3", cache)
+        if i.split == split
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -337,8 +354,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--systems", default="", help="comma-separated systems to score (default: all)"
     )
+    parser.add_argument(
+        "--nbest", type=Path, default=None, help="add tiny.en+nbest from this alternatives cache"
+    )
     args = parser.parse_args(argv)
     fused = systems(args.split, args.cache, args.calibration)
+    if args.nbest is not None:
+        fused["tiny.en+nbest"] = nbest_system(args.split, args.nbest, args.calibration)
     if args.systems:
         fused = {k: v for k, v in fused.items() if k in args.systems.split(",")}
     names = [
