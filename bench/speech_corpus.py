@@ -19,7 +19,8 @@ It then compares them with the default decodes under `--against` (default: the u
 items whose text differs (issue 13: the text must stay plain faster-whisper's; decodes that
 fell back to sampling are random, so they are counted apart) and the ratio
 of decode seconds per condition (the two decodes ran at different times: on a shared machine
-the ratio is a rough cost).
+the ratio is a rough cost; `--timing N` measures it properly, alternating both decodes on N
+fit items per condition in one process).
 """
 
 from __future__ import annotations
@@ -277,6 +278,42 @@ def compare(model: str, folder: str, cache: Path, against: Path) -> int:
     return len(differ)
 
 
+def timing(model: str, alternatives: int, wanted: list[Item], per_condition: int) -> None:
+    """The cost of `alternatives`, measured in one process on the same loaded model: for
+    `per_condition` fit items of each condition (spread over it), the default decode and the
+    decode with alternatives alternate, the order turning each item, so drift in the load of a
+    shared machine hits both alike. Prints CPU and wall time ratios per condition."""
+    from faster_whisper import decode_audio
+
+    from uncertain.adapters.whisper import WhisperAdapter
+
+    adapter = WhisperAdapter(model=model, cpu_threads=1)
+    conditions = sorted({i.condition for i in wanted})
+    print(f"\ncost of alternatives={alternatives} ({model}, one thread, {per_condition} each)")
+    for condition in conditions:
+        pool = [i for i in wanted if i.condition == condition]
+        picked = pool[:: max(1, len(pool) // per_condition)][:per_condition]
+        wall = {0: 0.0, alternatives: 0.0}
+        cpu = {0: 0.0, alternatives: 0.0}
+        same = 0
+        audio_seconds = 0.0
+        for number, item in enumerate(picked):
+            audio = decode_audio(item.path)
+            audio_seconds += audio.size / 16000
+            texts = {}
+            for n in (0, alternatives) if number % 2 == 0 else (alternatives, 0):
+                start, cpu_start = time.perf_counter(), time.process_time()
+                texts[n] = adapter.read(audio, alternatives=n).text
+                wall[n] += time.perf_counter() - start
+                cpu[n] += time.process_time() - cpu_start
+            same += texts[0] == texts[alternatives]
+        print(
+            f"  {condition:12s} {len(picked)} items, {audio_seconds:.0f} s audio: CPU "
+            f"{cpu[alternatives] / cpu[0]:.2f}x, wall {wall[alternatives] / wall[0]:.2f}x "
+            f"(default {cpu[0]:.1f} s CPU); same text {same}/{len(picked)}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -290,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="decode with alternatives=N into CACHE/<model>+altN/ (fit, then eval; no reversed)",
+    )
+    parser.add_argument(
+        "--timing", type=int, default=0, help="with --alternatives: time N fit items per condition"
     )
     parser.add_argument(
         "--against", type=Path, default=DEFAULT_CACHE, help="with --alternatives: default decodes"
@@ -308,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                 decode_all(model, args.cache, args.workers, wanted, args.alternatives)
         for model in args.models.split(","):
             compare(model, f"{model}+alt{args.alternatives}", args.cache, args.against)
+            if args.timing:
+                fit = [i for i in plain if i.split == "fit"]
+                timing(model, args.alternatives, fit, args.timing)
         return 0
     # Every model's eval recordings first (the benchmark), then the fit recordings (of the
     # other models every `--thin`-th: on 2 shared cores base's full fit split takes hours),
