@@ -5,6 +5,9 @@
         [--choose "tiny.en=auto;base=auto;tiny.en+base=auto" --write [--out DIR]]
     .venv/bin/python bench/fit_speech.py --transfer [--fallback auto --write]
     .venv/bin/python bench/fit_speech.py --hallucination
+    .venv/bin/python bench/speech_corpus.py --models tiny.en --alternatives 3 --cache NBEST
+    .venv/bin/python bench/fit_speech.py --nbest NBEST [--nbest-model tiny.en+alt3]
+        [--features-from uncertain/calibration/whisper-tiny.en.json] [--resamples 1000]
 
 Data: the Documents bench/speech_corpus.py cached for ../shared/corpus/speech/fit/ (clean,
 noisy, spontaneous) and ../shared/realdata/audio/fit/, whose clips also come under 29
@@ -20,6 +23,20 @@ on all fit data and written to whisper-<name>.json (in uncertain/calibration/ or
 its marking threshold. `--transfer` fits each candidate on one model's words and scores it on
 the other's; with `--fallback` and `--write` the chosen family, fitted on both, becomes
 whisper-fallback.json.
+
+`--nbest CACHE` asks whether N-best disagreement pays (issue 13, item 2): it reads the fit
+documents decoded with `alternatives=3` (cached by `speech_corpus.py --alternatives 3` under
+`CACHE/tiny.en+alt3/`, whose spans carry `nbest_agreement`), and scores, by the same grouped
+cross-validation and with each condition held out, the feature set of the shipped calibrator
+(`--features-from`, read at run time, with its l2 and condition weighting) with and without
+`nbest_agreement` (raw, logit and as an indicator of full agreement), and word_probability
+with and without it. Per condition: out-of-fold AUROC and ECE, and the AUROC and ECE gains of
+adding nbest_agreement, each with a 95% paired bootstrap interval over groups (recordings;
+NOIZEUS sentences; augmented clips with their source recording), then a verdict: it pays when
+the AUROC gain's interval lies above zero on clean or noisy speech and no condition's AUROC or
+ECE gain interval lies below zero (grouped CV). With `--write`, the variant that pays with the
+best worst-condition score (ties: raw) is fitted on all fit words and written as
+whisper-tiny.en+nbest.json with its threshold (`threshold_for`).
 """
 
 from __future__ import annotations
@@ -42,7 +59,13 @@ from speech_corpus import DEFAULT_CACHE, Item, load
 
 from uncertain.crosscheck import cross_check_speech
 from uncertain.document import Document
-from uncertain.evaluate import auroc, expected_calibration_error, label_spans, normalize_words
+from uncertain.evaluate import (
+    auroc,
+    bootstrap_interval,
+    expected_calibration_error,
+    label_spans,
+    normalize_words,
+)
 from uncertain.fusion import (
     HALLUCINATION_CONFIDENCE,
     Calibrator,
@@ -322,7 +345,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fallback", default="", help="with --transfer --write: the candidate (or auto)"
     )
+    parser.add_argument(
+        "--nbest", type=Path, default=None, help="N-best study: the cache of alternatives=3 decodes"
+    )
+    parser.add_argument("--nbest-model", default=NBEST_MODEL, help="its folder under --nbest")
+    parser.add_argument(
+        "--features-from",
+        type=Path,
+        default=OUT / "whisper-tiny.en.json",
+        help="--nbest: the calibrator whose feature set is the baseline",
+    )
+    parser.add_argument("--resamples", type=int, default=1000, help="--nbest: bootstrap draws")
     args = parser.parse_args(argv)
+    if args.nbest is not None:
+        nbest_study(
+            args.nbest,
+            args.nbest_model,
+            args.features_from,
+            args.folds,
+            args.resamples,
+            write=args.write,
+            out=args.out,
+            recall=args.recall,
+        )
+        return 0
     if args.hallucination:
         hallucination_grid(args.cache)
         return 0
@@ -589,6 +635,234 @@ def transfer(cache: Path, fallback: str = "", write: bool = False, out: Path = O
         calibrator.predict(rows), labels, conditions, 0.8, is_possible_hallucination(rows)
     )
     print(f"  wrote {calibrator.save(out / 'whisper-fallback.json')}")
+
+
+NBEST_MODEL = "tiny.en+alt3"
+NBEST_VARIANTS = {
+    "raw": Feature("nbest_agreement", "raw", default=1.0),
+    "logit": Feature("nbest_agreement", "logit", default=1.0),
+    # 1 where every weighted hypothesis reads the word as decoded (up to clipping).
+    "indicator": Feature("nbest_agreement", "indicator", default=1.0, cutoff=0.999),
+}
+
+
+def shipped_spec(path: Path) -> tuple[str, Spec]:
+    """The feature set, penalty and weighting of a bundled calibrator, as a candidate."""
+    calibrator = Calibrator.load(path)
+    if not isinstance(calibrator, LogisticCalibrator):
+        return f"{path.name}: isotonic, so word_probability", Spec([WP])
+    choice = str(calibrator.metadata.get("choice", ""))
+    # The candidate it was chosen as (its name starts the `choice` note), for its weighting.
+    named = [n for n in CANDIDATES if choice.startswith(n + ":")]
+    balanced = CANDIDATES[max(named, key=len)].balanced if named else False
+    label = f"{path.name} ({len(calibrator.features)} features, l2 {calibrator.l2:g}"
+    label += ", balanced)" if balanced else ")"
+    return label, Spec(list(calibrator.features), l2=calibrator.l2, balanced=balanced)
+
+
+def gain_interval(
+    p: np.ndarray,
+    q: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    fold: np.ndarray,
+    resamples: int,
+) -> dict[str, tuple[float, float, float]]:
+    """AUROC(p) - AUROC(q) (mean over folds) and ECE(q) - ECE(p), each with its 95% paired
+    bootstrap interval over groups: a draw takes whole groups with replacement and scores both
+    on the same words."""
+    names, index = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(index == g) for g in range(len(names))]
+    ece = expected_calibration_error
+
+    def take(drawn: np.ndarray) -> np.ndarray:
+        return np.concatenate([members[g] for g in drawn])
+
+    def auroc_gain(drawn: np.ndarray) -> float:
+        t = take(drawn)
+        return fold_auroc(p[t], labels[t], fold[t]) - fold_auroc(q[t], labels[t], fold[t])
+
+    def ece_gain(drawn: np.ndarray) -> float:
+        t = take(drawn)
+        return ece(q[t], labels[t]) - ece(p[t], labels[t])
+
+    out = {}
+    for name, gain in (("AUROC", auroc_gain), ("ECE", ece_gain)):
+        low, high = bootstrap_interval(len(names), gain, resamples=resamples, seed=13)
+        out[name] = (gain(np.arange(len(names))), low, high)
+    return out
+
+
+def nbest_study(
+    cache: Path,
+    model: str,
+    features_from: Path,
+    folds: int,
+    resamples: int,
+    *,
+    write: bool = False,
+    out: Path = OUT,
+    recall: float = 0.8,
+) -> None:
+    """Does N-best disagreement pay for word confidence? (module docstring: `--nbest`)."""
+    pairs = [
+        (item, doc) for item, doc, _ in load(model, cache) if item.split == "fit" and item.reference
+    ]
+    if not pairs:
+        print(f"{cache / model}: nothing decoded yet")
+        return
+    rows, labels, groups, conditions = labelled(pairs)
+    fold = folds_of(groups, folds)
+    held_out = np.unique(conditions, return_inverse=True)[1]
+    names = sorted(set(conditions.tolist()))
+    print(
+        f"\nN-best study ({cache / model}): {len(pairs)} fit recordings, "
+        f"{len(set(groups.tolist()))} groups, {len(rows)} words, {int((~labels).sum())} wrong; "
+        f"{folds}-fold grouped CV; intervals: {resamples} paired bootstrap draws of groups"
+    )
+    agreement = np.array([r.get("nbest_agreement", np.nan) for r in rows])
+    print("  nbest_agreement per condition: words carrying it / below 1 / its own AUROC")
+    for c in names:
+        m = conditions == c
+        present = ~np.isnan(agreement[m])
+        below = present & (agreement[m] < 0.999)
+        own = auroc(np.nan_to_num(agreement[m], nan=1.0), labels[m])
+        print(
+            f"    {c:12s} {m.sum():5d} words  {present.mean():6.1%} / {below.mean():6.1%}"
+            f" / {own:.3f}  (wrong {(~labels[m]).mean():.1%})"
+        )
+    label, shipped = shipped_spec(features_from)
+    print(f"  baseline: {label}: {', '.join(f.name for f in shipped.features or [WP])}")
+    with_nbest = {
+        name: Spec([*(shipped.features or [WP]), f], shipped.l2, shipped.balanced)
+        for name, f in NBEST_VARIANTS.items()
+    }
+    comparisons = [("shipped", shipped, f"shipped + nbest {n}", s) for n, s in with_nbest.items()]
+    comparisons.append(
+        ("word_probability", Spec([WP]), "wp + nbest raw", Spec([WP, NBEST_VARIANTS["raw"]]))
+    )
+    raw = np.array([r.get("word_probability", 0.0) for r in rows])
+    hallucinated = is_possible_hallucination(rows, capped_only=True)
+    specs = {name: spec for a, sa, b, sb in comparisons for name, spec in ((a, sa), (b, sb))}
+    oof = {
+        n: out_of_fold(s, rows, labels, fold, conditions, hallucinated) for n, s in specs.items()
+    }
+    held = {
+        n: out_of_fold(s, rows, labels, held_out, conditions, hallucinated)
+        for n, s in specs.items()
+    }
+    print(report("raw word_probability", raw, labels, conditions, fold))
+    for name in specs:
+        cv = worst_margin(oof[name], raw, labels, conditions, fold)
+        loco = worst_margin(held[name], raw, labels, conditions, held_out)
+        print(report(name, oof[name], labels, conditions, fold))
+        print(
+            f"  {'':30s} worst condition vs raw: grouped CV {cv[0]:+.3f} ({cv[1]}); "
+            f"condition held out {loco[0]:+.3f} ({loco[1]})"
+        )
+    pays: list[str] = []
+    for without, _, with_, _ in comparisons:
+        for scheme, predictions, scheme_fold in (
+            ("grouped CV", oof, fold),
+            ("condition held out", held, held_out),
+        ):
+            print(f"  AUROC gain of {with_!r} over {without!r}, {scheme} [95% interval]:")
+            verdict: dict[str, dict[str, tuple[float, float, float]]] = {}
+            for c in [*names, "all"]:
+                m = np.ones(len(rows), dtype=bool) if c == "all" else conditions == c
+                verdict[c] = gain_interval(
+                    predictions[with_][m],
+                    predictions[without][m],
+                    labels[m],
+                    groups[m],
+                    scheme_fold[m],
+                    resamples,
+                )
+                print(
+                    f"    {c:12s} "
+                    + "  ".join(
+                        f"{k} gain {v:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+                        for k, (v, lo, hi) in verdict[c].items()
+                    )
+                )
+            gains = any(verdict[c]["AUROC"][1] > 0 for c in ("clean", "noisy") if c in verdict)
+            losses = [f"{c} {k}" for c in names for k, v in verdict[c].items() if v[2] < 0]
+            if scheme == "grouped CV" and gains and not losses and without == "shipped":
+                pays.append(with_)
+            lost = ", ".join(losses) or "none"
+            print(
+                f"    -> AUROC gain beyond its interval on clean or noisy: "
+                f"{'yes' if gains else 'no'}; loss beyond its interval: {lost}"
+            )
+    print(
+        "  verdict: "
+        + (
+            f"pays ({', '.join(pays)})"
+            if pays
+            else "does not pay (no gain beyond its interval on clean or noisy fit speech "
+            "without a loss elsewhere)"
+        )
+    )
+    if not (write and pays):
+        return
+    # Among the variants that pay, the best worse-of-both-schemes score vs raw (fit_speech's
+    # rule for every bundled calibrator); ties within TIE go to the first listed (raw: the
+    # value as it is, no cutoff or clipping chosen).
+    scores = {
+        name: min(
+            worst_margin(oof[name], raw, labels, conditions, fold)[0],
+            worst_margin(held[name], raw, labels, conditions, held_out)[0],
+        )
+        for name in pays
+    }
+    top = max(scores.values())
+    pick = next(name for name in pays if scores[name] >= top - TIE)
+    p = oof[pick]
+    flagged = is_possible_hallucination(rows)
+    threshold = threshold_for(p, labels, conditions, recall, flagged)
+    clean = conditions == "clean"
+    for name in ("shipped", pick):
+        cut = threshold_for(oof[name], labels, conditions, recall, flagged)
+        low = (oof[name] < cut) | flagged
+        print(
+            f"  {'chosen ' if name == pick else ''}{name!r}: threshold {cut} marks "
+            f"{low[clean].mean():.1%} of clean fit words, {low[clean & ~labels].mean():.1%} of "
+            "the wrong ones (out of fold)"
+        )
+    base_model = model.split("+")[0]
+    counts = {c: int((conditions == c).sum()) for c in names}
+    gain = gain_interval(
+        oof[pick][clean], oof["shipped"][clean], labels[clean], groups[clean], fold[clean], 0
+    )["AUROC"][0]
+    calibrator = fitted(
+        specs[pick],
+        rows,
+        labels,
+        conditions,
+        name=f"whisper-{base_model}+nbest",
+        engine="faster-whisper",
+        model=base_model,
+        alternatives=model.rsplit("alt", 1)[-1],
+        corpus=(
+            f"../shared/corpus/speech/fit + ../shared/realdata/audio/fit decoded with "
+            f"alternatives={model.rsplit('alt', 1)[-1]}: {len(pairs)} recordings, {len(rows)} "
+            f"words ({counts}), {int((~labels).sum())} wrong"
+        ),
+        choice=(
+            f"{pick}: the features of {label} plus nbest_agreement, kept because "
+            f"adding it gained AUROC beyond its 95% paired bootstrap interval (groups) on clean "
+            f"or noisy fit speech with no loss beyond its interval elsewhere, in "
+            f"{folds}-fold cross-validation grouped by recording (NOIZEUS: sentence); of the "
+            f"transforms that pay (raw, logit, indicator), the best worst-condition score vs raw "
+            f"word_probability, ties within {TIE} going to raw; clean AUROC gain over the "
+            f"features without it {gain:+.3f}; out-of-fold AUROC "
+            f"{fold_auroc(p, labels, fold):.3f} ECE {expected_calibration_error(p, labels):.3f} "
+            "(bench/fit_speech.py --nbest)"
+        ),
+    )
+    calibrator.threshold = threshold
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"  wrote {calibrator.save(out / f'whisper-{base_model}+nbest.json')}")
 
 
 if __name__ == "__main__":

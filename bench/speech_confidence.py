@@ -20,6 +20,11 @@ Systems: `tiny.en`, `base` (decoded with language="en"), `tiny.en+base` (tiny.en
 cross-checked by base's reading, as `transcribe(cross_check="base")` does), and
 `base/tiny.en-cal` (tiny.en's calibrator on base's words: how a calibrator transfers to a
 model it was not fitted on). Then hallucination marks on reversed speech and on real speech.
+
+`--nbest CACHE` adds `tiny.en+nbest`: tiny.en decoded with `alternatives=3` (cached by
+`speech_corpus.py --alternatives 3 --cache CACHE`), fused as `transcribe(alternatives=3)`
+does, with the calibrator that reads the N-best agreement, and after the table the paired
+AUROC and ECE gains of that calibrator over tiny.en's on the same decodes (same words).
 """
 
 from __future__ import annotations
@@ -325,6 +330,66 @@ def systems(
     return out
 
 
+def nbest_system(split: str, cache: Path, calibration: Path | None) -> list[tuple[Item, Document]]:
+    """tiny.en decoded with alternatives=3, fused with its calibrator (`default_calibrator`'s
+    pick for such documents, or `whisper-tiny.en+nbest.json` of `--calibration`)."""
+    calibrator = (
+        Calibrator.load(calibration / "whisper-tiny.en+nbest.json") if calibration else None
+    )
+    return [
+        (i, fuse(d, calibration=calibrator))
+        for i, d, _ in load("tiny.en+alt3", cache)
+        if i.split == split
+    ]
+
+
+def nbest_gain(split: str, cache: Path, calibration: Path | None, resamples: int) -> None:
+    """Per condition: AUROC and ECE of tiny.en+nbest minus those of tiny.en's own calibrator,
+    both on the alternatives=3 decodes (the same words), with 95% paired bootstrap intervals
+    over recordings (NOIZEUS: sentences)."""
+    plain = Calibrator.load(calibration / "whisper-tiny.en.json") if calibration else None
+    if plain is None:
+        from uncertain.fusion import _bundled
+
+        plain = _bundled("whisper-tiny.en")
+    pairs = [(i, d) for i, d in nbest_system(split, cache, calibration) if i.reference]
+    print("\n== tiny.en+nbest vs tiny.en's calibrator, same alternatives=3 decodes (paired)")
+    ece = expected_calibration_error
+    for condition in [*CONDITIONS, "all"]:
+        chosen = [(i, d) for i, d in pairs if condition in ("all", i.condition)]
+        if not chosen:
+            continue
+        ours = [recording(i, d) for i, d in chosen]
+        theirs = [recording(i, fuse(d, calibration=plain)) for i, d in chosen]
+        groups: dict[str, list[int]] = {}
+        for n, rec in enumerate(ours):
+            groups.setdefault(rec.group, []).append(n)
+        members = list(groups.values())
+
+        def gains(drawn: Sequence[int], a=ours, b=theirs, m=members) -> tuple[float, float]:
+            picks = [n for g in drawn for n in m[g]]
+            right = np.concatenate([a[n].right for n in picks])
+            p = np.concatenate([a[n].confidence for n in picks])
+            q = np.concatenate([b[n].confidence for n in picks])
+            if right.all() or not right.any():
+                return math.nan, math.nan
+            return auroc(p, right) - auroc(q, right), ece(q, right) - ece(p, right)
+
+        whole = gains(range(len(members)))
+        cells = []
+        for k, name in enumerate(("AUROC gain", "ECE gain")):
+            low, high = bootstrap_interval(
+                len(members),
+                lambda d, k=k: gains(d.tolist())[k],
+                resamples=resamples,
+                seed=13,
+            )
+            cells.append(f"{name} {whole[k]:+.3f} [{low:+.3f}, {high:+.3f}]")
+        print(
+            f"   {condition:12s} {len(ours)} recordings, {len(members)} groups: " + "  ".join(cells)
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -337,8 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--systems", default="", help="comma-separated systems to score (default: all)"
     )
+    parser.add_argument(
+        "--nbest", type=Path, default=None, help="add tiny.en+nbest from this alternatives cache"
+    )
     args = parser.parse_args(argv)
     fused = systems(args.split, args.cache, args.calibration)
+    if args.nbest is not None:
+        fused["tiny.en+nbest"] = nbest_system(args.split, args.nbest, args.calibration)
     if args.systems:
         fused = {k: v for k, v in fused.items() if k in args.systems.split(",")}
     names = [
@@ -398,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.markdown:
         print("\n" + "\n".join(table))
+    if args.nbest is not None:
+        nbest_gain(args.split, args.nbest, args.calibration, args.resamples)
     print("\n== trading marks for recall (tiny.en): fuse(doc, threshold=t) marks words below t")
     for condition in ("clean", "noisy") if "tiny.en" in fused else ():
         whole = Pool([recording(i, d) for i, d in fused["tiny.en"] if i.condition == condition])

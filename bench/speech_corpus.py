@@ -1,7 +1,7 @@
 """Decode the real speech corpus once and cache every Document (with all its raw signals).
 
     .venv/bin/python bench/speech_corpus.py [--cache DIR] [--models tiny.en,base] [--workers 2]
-                                            [--thin N]
+                                            [--thin N] [--alternatives N]
 
 Reads `../shared/corpus/speech/{fit,eval}/<condition>/` and `../shared/realdata/audio/{fit,eval}/`
 with the real Whisper adapter at default settings (what `uncertain.transcribe` runs), and adds
@@ -16,6 +16,16 @@ source clip's group.
 
 Each item is cached as `CACHE/<model>/<item id>.json` holding the item, the Document and the
 seconds the decode took; `load()` reads them back. Nothing under the corpus is copied.
+
+`--alternatives N` decodes with `read(..., alternatives=N)` instead (the N-best evidence,
+`nbest_agreement` and `hypothesis_count`, in each span's signals) into `CACHE/<model>+altN/`,
+the fit items first, then eval, no reversed speech: `load("tiny.en+alt3", CACHE)` reads them. It
+then compares them with the default decodes under `--against` (default: the usual cache): items
+whose text differs (issue 13: the text must stay plain faster-whisper's; decodes that fell back
+to sampling are random, so they are counted apart) and the ratio of decode seconds per condition
+(the two decodes ran at different times: on a shared machine the ratio is a rough cost;
+`--timing N` measures it properly, alternating both decodes on N fit items per condition in one
+process).
 """
 
 from __future__ import annotations
@@ -171,8 +181,8 @@ def build_augmented(folder: Path = AUGMENTED) -> None:
 _ADAPTERS: dict[str, Any] = {}
 
 
-def _decode(job: tuple[dict[str, Any], str, str]) -> tuple[str, float]:
-    raw, model, out = job
+def _decode(job: tuple[dict[str, Any], str, str, int]) -> tuple[str, float]:
+    raw, model, out, alternatives = job
     item = Item(**raw)
     target = Path(out)
     if target.exists():
@@ -186,6 +196,8 @@ def _decode(job: tuple[dict[str, Any], str, str]) -> tuple[str, float]:
     options: dict[str, Any] = {}
     if not model.endswith(".en"):
         options["language"] = "en"
+    if alternatives:
+        options["alternatives"] = alternatives
     audio: Any = Path(item.path)
     if item.condition == "reversed":
         audio = decode_audio(item.path)[::-1].copy()
@@ -200,17 +212,20 @@ def _decode(job: tuple[dict[str, Any], str, str]) -> tuple[str, float]:
     return item.id, seconds
 
 
-def decode_all(model: str, cache: Path, workers: int, wanted: list[Item]) -> None:
+def decode_all(
+    model: str, cache: Path, workers: int, wanted: list[Item], alternatives: int = 0
+) -> None:
     """Decode every item not yet cached, `workers` processes at a time."""
-    jobs = [(asdict(i), model, str(cache / model / f"{i.id}.json")) for i in wanted]
+    folder = cache / (f"{model}+alt{alternatives}" if alternatives else model)
+    jobs = [(asdict(i), model, str(folder / f"{i.id}.json"), alternatives) for i in wanted]
     todo = [job for job in jobs if not Path(job[2]).exists()]
-    print(f"{model}: {len(jobs) - len(todo)} cached, {len(todo)} to decode", flush=True)
+    print(f"{folder.name}: {len(jobs) - len(todo)} cached, {len(todo)} to decode", flush=True)
     start = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
         for done, _ in enumerate(pool.map(_decode, todo, chunksize=2), 1):
             if done % 25 == 0:
                 print(f"  {done}/{len(todo)} ({time.perf_counter() - start:.0f} s)", flush=True)
-    print(f"{model}: done in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"{folder.name}: done in {time.perf_counter() - start:.0f} s", flush=True)
 
 
 def load(model: str, cache: Path = DEFAULT_CACHE) -> Iterator[tuple[Item, Any, float]]:
@@ -222,6 +237,88 @@ def load(model: str, cache: Path = DEFAULT_CACHE) -> Iterator[tuple[Item, Any, f
         yield Item(**raw["item"]), Document.model_validate(raw["document"]), raw["seconds"]
 
 
+def _sampled(doc: Any) -> bool:
+    """Whether a window fell back to sampling (temperature > 0): such a decode is random, so
+    two runs of plain faster-whisper can differ there too."""
+    return any(span.signals.get("temperature", 0.0) > 0 for span in doc.spans)
+
+
+def compare(model: str, folder: str, cache: Path, against: Path) -> int:
+    """Print text differences and decode-time ratios of `cache/folder` vs `against/model`.
+
+    Returns the number of items decoded by beam search alone in both (no sampling fallback)
+    whose text differs: those must be none.
+    """
+    plain = {item.id: (doc, seconds) for item, doc, seconds in load(model, against)}
+    by_condition: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    differ, sampled, random = [], 0, []
+    for item, doc, seconds in load(folder, cache):
+        if item.id not in plain:
+            continue
+        other, other_seconds = plain[item.id]
+        chance = _sampled(doc) or _sampled(other)
+        sampled += chance
+        if doc.text != other.text:
+            (random if chance else differ).append(item.id)
+        if seconds > 0 and other_seconds > 0:
+            by_condition.setdefault((item.split, item.condition), []).append(
+                (seconds, other_seconds)
+            )
+    compared = sum(len(v) for v in by_condition.values())
+    print(
+        f"\n{folder} vs {model} ({against}): {compared} items; decoded by beam search alone "
+        f"in both: {compared - sampled}, text differs in {len(differ)}; with a sampling "
+        f"fallback (temperature > 0, random) in either: {sampled}, text differs in {len(random)}"
+    )
+    for name in differ[:20]:
+        print(f"  differs: {name}")
+    print("  decode seconds, this vs default (sum ratio; median per-item ratio):")
+    for (split, condition), pairs in sorted(by_condition.items()):
+        mine, theirs = (sum(x) for x in zip(*pairs, strict=True))
+        ratios = sorted(a / b for a, b in pairs)
+        print(
+            f"    {split:4s} {condition:12s} {len(pairs):4d} items  {mine:7.1f} s / "
+            f"{theirs:7.1f} s = {mine / theirs:.2f}x; median {ratios[len(ratios) // 2]:.2f}x"
+        )
+    return len(differ)
+
+
+def timing(model: str, alternatives: int, wanted: list[Item], per_condition: int) -> None:
+    """The cost of `alternatives`, measured in one process on the same loaded model: for
+    `per_condition` fit items of each condition (spread over it), the default decode and the
+    decode with alternatives alternate, the order turning each item, so drift in the load of a
+    shared machine hits both alike. Prints CPU and wall time ratios per condition."""
+    from faster_whisper import decode_audio
+
+    from uncertain.adapters.whisper import WhisperAdapter
+
+    adapter = WhisperAdapter(model=model, cpu_threads=1)
+    conditions = sorted({i.condition for i in wanted})
+    print(f"\ncost of alternatives={alternatives} ({model}, one thread, {per_condition} each)")
+    for condition in conditions:
+        pool = [i for i in wanted if i.condition == condition]
+        picked = pool[:: max(1, len(pool) // per_condition)][:per_condition]
+        wall = {0: 0.0, alternatives: 0.0}
+        cpu = {0: 0.0, alternatives: 0.0}
+        same = 0
+        audio_seconds = 0.0
+        for number, item in enumerate(picked):
+            audio = decode_audio(item.path)
+            audio_seconds += audio.size / 16000
+            texts = {}
+            for n in (0, alternatives) if number % 2 == 0 else (alternatives, 0):
+                start, cpu_start = time.perf_counter(), time.process_time()
+                texts[n] = adapter.read(audio, alternatives=n).text
+                wall[n] += time.perf_counter() - start
+                cpu[n] += time.process_time() - cpu_start
+            same += texts[0] == texts[alternatives]
+        print(
+            f"  {condition:12s} {len(picked)} items, {audio_seconds:.0f} s audio: CPU "
+            f"{cpu[alternatives] / cpu[0]:.2f}x, wall {wall[alternatives] / wall[0]:.2f}x "
+            f"(default {cpu[0]:.1f} s CPU); same text {same}/{len(picked)}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -230,12 +327,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--thin", type=int, default=1, help="fit: every n-th, models after the first"
     )
+    parser.add_argument(
+        "--alternatives",
+        type=int,
+        default=0,
+        help="decode with alternatives=N into CACHE/<model>+altN/ (fit, then eval; no reversed)",
+    )
+    parser.add_argument(
+        "--timing", type=int, default=0, help="with --alternatives: time N fit items per condition"
+    )
+    parser.add_argument(
+        "--against", type=Path, default=DEFAULT_CACHE, help="with --alternatives: default decodes"
+    )
     args = parser.parse_args(argv)
     if ROOT in args.cache.resolve().parents:
         parser.error("keep the decoded corpus outside the repository")
     build_augmented()
     everything = items()
     print(f"{len(everything)} items", flush=True)
+    if args.alternatives:
+        plain = [i for i in everything if i.condition != "reversed"]
+        for split in ("fit", "eval"):
+            wanted = [i for i in plain if i.split == split]
+            for model in args.models.split(","):
+                decode_all(model, args.cache, args.workers, wanted, args.alternatives)
+        for model in args.models.split(","):
+            compare(model, f"{model}+alt{args.alternatives}", args.cache, args.against)
+            if args.timing:
+                fit = [i for i in plain if i.split == "fit"]
+                timing(model, args.alternatives, fit, args.timing)
+        return 0
     # Every model's eval recordings first (the benchmark), then the fit recordings (of the
     # other models every `--thin`-th: on 2 shared cores base's full fit split takes hours),
     # then reversed speech for the first (default) model, whose hallucination marks it tests.

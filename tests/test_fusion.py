@@ -378,6 +378,45 @@ def test_bundled_cross_check_calibrator_trusts_agreement() -> None:
         assert a.confidence > b.confidence
 
 
+def _with_nbest(doc: Document, agree: float) -> Document:
+    """`doc` as `read(..., alternatives=3)` leaves it: N-best signals on every span."""
+    spans = [
+        span.model_copy(
+            update={"signals": {**span.signals, "nbest_agreement": agree, "hypothesis_count": 3.0}}
+        )
+        for span in doc.spans
+    ]
+    return doc.model_copy(update={"spans": spans})
+
+
+def test_nbest_document_gets_the_nbest_calibrator() -> None:
+    doc = asr_doc([("take", 0.9), ("the", 0.8), ("metformin", 0.6), ("daily", 0.9)])
+    calibrator, note = default_calibrator(_with_nbest(doc, 1.0))
+    assert note == "whisper-tiny.en+nbest (bundled, N-best agreement)"
+    assert "nbest_agreement" in calibrator.feature_names
+    assert calibrator.metadata["name"] == "whisper-tiny.en+nbest"
+    assert "corpus" in calibrator.metadata and 0.0 < calibrator.threshold < 1.0
+    # Fitted on the plain tiny.en feature set plus the agreement, nothing else.
+    plain, _ = default_calibrator(doc)
+    assert calibrator.feature_names == [*plain.feature_names, "nbest_agreement"]
+    # Hypotheses that read a word differently lower its confidence.
+    agreed, disputed = fuse(_with_nbest(doc, 1.0)), fuse(_with_nbest(doc, 0.2))
+    for a, b in zip(agreed.spans, disputed.spans, strict=True):
+        assert a.confidence is not None and b.confidence is not None
+        assert a.confidence > b.confidence
+    assert agreed.source.calibration == note
+
+
+def test_nbest_calibrator_only_for_tiny_en_without_cross_check() -> None:
+    doc = _with_nbest(asr_doc([("take", 0.9), ("metformin", 0.6)]), 0.5)
+    # A cross-check's calibrator wins: it was fitted on the second model's reading.
+    assert default_calibrator(_cross_checked(doc, "base"))[1].startswith("whisper-tiny.en+base")
+    # No N-best calibrator is bundled for base: its own, which ignores the signal.
+    base = doc.model_copy(update={"source": Source(engine="faster-whisper", model="base")})
+    calibrator, note = default_calibrator(base)
+    assert note.startswith("whisper-base") and "nbest_agreement" not in calibrator.feature_names
+
+
 def test_isotonic_keeps_the_raw_ranking_exactly() -> None:
     rows, truth = synthetic(500, seed=3)
     iso = IsotonicCalibrator(Feature("word_probability", "logit")).fit(rows, truth)
@@ -443,6 +482,19 @@ def test_transcribe_with_cross_check_uses_the_cross_check_calibrator(realdata_di
     plain = transcribe(clip)
     assert plain.source.calibration is not None
     assert plain.source.calibration.startswith("whisper-tiny.en (bundled)")
+
+
+def test_transcribe_with_alternatives_uses_the_nbest_calibrator(samples_dir: Path) -> None:
+    from uncertain.api import transcribe
+
+    clip = samples_dir / "jfk.wav"
+    doc = transcribe(clip, alternatives=3)
+    assert doc.source.calibration == "whisper-tiny.en+nbest (bundled, N-best agreement)"
+    assert any("nbest_agreement" in s.signals for s in doc.spans)
+    plain = transcribe(clip)
+    assert plain.source.calibration == "whisper-tiny.en (bundled)"
+    # Same decode, so the same words; only the calibrator differs.
+    assert plain.text == doc.text
 
 
 def test_fuse_marks_reversed_speech_as_hallucination(

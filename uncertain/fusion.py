@@ -610,6 +610,7 @@ def _pool_adjacent_violators(
 _BUNDLED = {
     "whisper-tiny.en": "whisper-tiny.en.json",
     "whisper-tiny.en+base": "whisper-tiny.en+base.json",
+    "whisper-tiny.en+nbest": "whisper-tiny.en+nbest.json",
     "whisper-base": "whisper-base.json",
     "whisper-fallback": "whisper-fallback.json",
     "tesseract-eng": "tesseract-eng.json",
@@ -658,6 +659,10 @@ def _has_cross_signals(doc: Document) -> bool:
     return any("cross_agreement" in span.signals for span in doc.spans)
 
 
+def _has_nbest_signals(doc: Document) -> bool:
+    return any("nbest_agreement" in span.signals for span in doc.spans)
+
+
 def default_calibrator(doc: Document) -> tuple[Calibrator, str]:
     """The bundled calibrator for the document's engine and model, and a note saying which.
 
@@ -668,7 +673,10 @@ def default_calibrator(doc: Document) -> tuple[Calibrator, str]:
     A Whisper document cross-checked by a second model (`source.settings["cross_check_model"]`
     set and spans carrying `cross_agreement`) gets the calibrator fitted with those signals,
     `whisper-<model>+<second model>`, where one is bundled (`tiny.en+base`); otherwise the
-    plain one, and the note says the cross-check signals were not used. A Tesseract document
+    plain one, and the note says the cross-check signals were not used. A Whisper document
+    decoded with `alternatives` (spans carrying `nbest_agreement`) and not cross-checked gets
+    `whisper-<model>+nbest`, fitted with the N-best agreement (alternatives=3), where one is
+    bundled (`tiny.en+nbest`). A Tesseract document
     cross-checked by RapidOCR (`source.settings["cross_check"] == "rapidocr"`, spans carrying
     `cross_checked`) gets `tesseract-eng+rapidocr`.
     """
@@ -693,6 +701,10 @@ def default_calibrator(doc: Document) -> tuple[Calibrator, str]:
                 f"whisper-{name} (bundled; cross-check signals unused: no calibrator for "
                 f"{doc.source.model!r} cross-checked by {second!r})",
             )
+        # N-best disagreement pays for tiny.en's words (bench/fit_speech.py --nbest).
+        key = f"whisper-{name}+nbest"
+        if key in _BUNDLED and _has_nbest_signals(doc):
+            return _bundled(key), f"{key} (bundled, N-best agreement)"
         return _bundled(f"whisper-{name}"), f"whisper-{name} (bundled)"
     if family == "tesseract":
         languages = model.replace("+", " ").split()
