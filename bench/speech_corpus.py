@@ -36,9 +36,10 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -159,23 +160,31 @@ def build_augmented(folder: Path = AUGMENTED) -> None:
     for media in speech[:: len(speech) // BABBLE_TALKERS][:BABBLE_TALKERS]:
         wav = folder / f"babble-talker-{media.stem}.wav"
         if not wav.exists():
-            to_16k(media, wav)
+            _written(wav, partial(to_16k, media))
         talkers.append(wav)
     for ref in sorted((REALDATA / "fit").glob("*.txt")):
         media = next(p for p in ref.parent.glob(ref.stem + ".*") if p.suffix != ".txt")
         clean = folder / f"{ref.stem}-clean.wav"
         if not clean.exists():
-            to_16k(media, clean)
+            _written(clean, partial(to_16k, media))
         for chain in augmentations():
             path = folder / f"{ref.stem}-{chain}.wav"
             if path.exists():
                 continue
-            tmp = path.with_name(path.stem + ".part.wav")
             if chain in CONDITIONS:  # bench/corpus.py's single degradations
-                degrade_audio(clean, chain, tmp, np.random.default_rng(_seed(path.stem)))
+                rng = np.random.default_rng(_seed(path.stem))
+                _written(path, partial(degrade_audio, clean, chain, rng=rng))
             else:
-                augment(clean, chain, tmp, _seed(path.stem), talkers)
-            tmp.replace(path)
+                seed = _seed(path.stem)
+                _written(path, partial(augment, clean, chain, seed=seed, babble=talkers))
+
+
+def _written(target: Path, write: Callable[[Path], None]) -> None:
+    """`write` into a temporary name beside `target`, then rename: an interrupted build leaves
+    no half-written file that a later build would take as done."""
+    tmp = target.with_name(target.stem + ".part.wav")
+    write(tmp)
+    tmp.replace(target)
 
 
 _ADAPTERS: dict[str, Any] = {}
