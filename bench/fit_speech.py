@@ -157,6 +157,11 @@ CROSS_CANDIDATES: dict[str, Spec] = {
     "logistic: 4 + cross 3": Spec(BASE_SET + CROSS),
     "logistic: 4 + cross 3, balanced": Spec(BASE_SET + CROSS, balanced=True),
     "logistic: 4 + cross 3, l2 100": Spec(BASE_SET + CROSS, l2=100.0),
+    # tiny.en's own family (4 + lexical) with the cross-check's two signals.
+    "logistic: 4 + lexical + cross 2": Spec([*BASE_SET, *LEXICAL, *CROSS[:2]]),
+    "logistic: 4 + lexical + cross 2, balanced": Spec(
+        [*BASE_SET, *LEXICAL, *CROSS[:2]], balanced=True
+    ),
     "logistic: 4 + lexical + acoustic + cross 3": Spec(FOUR_LA + CROSS),
     "logistic: 4 + lexical + acoustic + cross 3, balanced": Spec(FOUR_LA + CROSS, balanced=True),
     "logistic: all + cross 3": Spec(ALL + CROSS),
