@@ -21,10 +21,11 @@ cross-checked by base's reading, as `transcribe(cross_check="base")` does), and
 `base/tiny.en-cal` (tiny.en's calibrator on base's words: how a calibrator transfers to a
 model it was not fitted on). Then hallucination marks on reversed speech and on real speech.
 
-`--nbest CACHE` adds `tiny.en+nbest`: tiny.en decoded with `alternatives=3` (cached by
-`speech_corpus.py --alternatives 3 --cache CACHE`), fused as `transcribe(alternatives=3)`
-does, with the calibrator that reads the N-best agreement, and after the table the paired
-AUROC and ECE gains of that calibrator over tiny.en's on the same decodes (same words).
+`--nbest CACHE` adds `tiny.en+nbest` (and `base+nbest` where base was decoded so too): the model
+decoded with `alternatives=3` (cached by `speech_corpus.py --alternatives 3 --cache CACHE`),
+fused as `transcribe(alternatives=3)` does, with the calibrator that reads the N-best agreement,
+and after the table the paired AUROC and ECE gains of that calibrator over the model's own on
+the same decodes (same words).
 """
 
 from __future__ import annotations
@@ -330,30 +331,34 @@ def systems(
     return out
 
 
-def nbest_system(split: str, cache: Path, calibration: Path | None) -> list[tuple[Item, Document]]:
-    """tiny.en decoded with alternatives=3, fused with its calibrator (`default_calibrator`'s
-    pick for such documents, or `whisper-tiny.en+nbest.json` of `--calibration`)."""
+def nbest_system(
+    split: str, cache: Path, calibration: Path | None, model: str = "tiny.en"
+) -> list[tuple[Item, Document]]:
+    """`model` decoded with alternatives=3, fused with its calibrator (`default_calibrator`'s
+    pick for such documents, or `whisper-<model>+nbest.json` of `--calibration`)."""
     calibrator = (
-        Calibrator.load(calibration / "whisper-tiny.en+nbest.json") if calibration else None
+        Calibrator.load(calibration / f"whisper-{model}+nbest.json") if calibration else None
     )
     return [
         (i, fuse(d, calibration=calibrator))
-        for i, d, _ in load("tiny.en+alt3", cache)
+        for i, d, _ in load(f"{model}+alt3", cache)
         if i.split == split
     ]
 
 
-def nbest_gain(split: str, cache: Path, calibration: Path | None, resamples: int) -> None:
-    """Per condition: AUROC and ECE of tiny.en+nbest minus those of tiny.en's own calibrator,
+def nbest_gain(
+    split: str, cache: Path, calibration: Path | None, resamples: int, model: str = "tiny.en"
+) -> None:
+    """Per condition: AUROC and ECE of `model`+nbest minus those of `model`'s own calibrator,
     both on the alternatives=3 decodes (the same words), with 95% paired bootstrap intervals
     over recordings (NOIZEUS: sentences)."""
-    plain = Calibrator.load(calibration / "whisper-tiny.en.json") if calibration else None
+    plain = Calibrator.load(calibration / f"whisper-{model}.json") if calibration else None
     if plain is None:
         from uncertain.fusion import _bundled
 
-        plain = _bundled("whisper-tiny.en")
-    pairs = [(i, d) for i, d in nbest_system(split, cache, calibration) if i.reference]
-    print("\n== tiny.en+nbest vs tiny.en's calibrator, same alternatives=3 decodes (paired)")
+        plain = _bundled(f"whisper-{model}")
+    pairs = [(i, d) for i, d in nbest_system(split, cache, calibration, model) if i.reference]
+    print(f"\n== {model}+nbest vs {model}'s calibrator, same alternatives=3 decodes (paired)")
     ece = expected_calibration_error
     for condition in [*CONDITIONS, "all"]:
         chosen = [(i, d) for i, d in pairs if condition in ("all", i.condition)]
@@ -403,12 +408,15 @@ def main(argv: list[str] | None = None) -> int:
         "--systems", default="", help="comma-separated systems to score (default: all)"
     )
     parser.add_argument(
-        "--nbest", type=Path, default=None, help="add tiny.en+nbest from this alternatives cache"
+        "--nbest", type=Path, default=None, help="add <model>+nbest from this alternatives cache"
     )
     args = parser.parse_args(argv)
     fused = systems(args.split, args.cache, args.calibration)
-    if args.nbest is not None:
-        fused["tiny.en+nbest"] = nbest_system(args.split, args.nbest, args.calibration)
+    nbest_models = [
+        m for m in ("tiny.en", "base") if args.nbest and (args.nbest / f"{m}+alt3").is_dir()
+    ]
+    for model in nbest_models:
+        fused[f"{model}+nbest"] = nbest_system(args.split, args.nbest, args.calibration, model)
     if args.systems:
         fused = {k: v for k, v in fused.items() if k in args.systems.split(",")}
     names = [
@@ -468,8 +476,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.markdown:
         print("\n" + "\n".join(table))
-    if args.nbest is not None:
-        nbest_gain(args.split, args.nbest, args.calibration, args.resamples)
+    for model in nbest_models:
+        nbest_gain(args.split, args.nbest, args.calibration, args.resamples, model)
     print("\n== trading marks for recall (tiny.en): fuse(doc, threshold=t) marks words below t")
     for condition in ("clean", "noisy") if "tiny.en" in fused else ():
         whole = Pool([recording(i, d) for i, d in fused["tiny.en"] if i.condition == condition])
