@@ -21,11 +21,12 @@ cross-checked by base's reading, as `transcribe(cross_check="base")` does), and
 `base/tiny.en-cal` (tiny.en's calibrator on base's words: how a calibrator transfers to a
 model it was not fitted on). Then hallucination marks on reversed speech and on real speech.
 
-`--nbest CACHE` adds `tiny.en+nbest` (and `base+nbest` where base was decoded so too): the model
-decoded with `alternatives=3` (cached by `speech_corpus.py --alternatives 3 --cache CACHE`),
-fused as `transcribe(alternatives=3)` does, with the calibrator that reads the N-best agreement,
-and after the table the paired AUROC and ECE gains of that calibrator over the model's own on
-the same decodes (same words).
+`--nbest CACHE` adds `tiny.en+nbest` (and `<model>+nbest` for any other model with a bundled
+N-best calibrator whose decodes are in the cache): the model decoded with `alternatives=3`
+(cached by `speech_corpus.py --alternatives 3 --cache CACHE`), fused as
+`transcribe(alternatives=3)` does, with the calibrator that reads the N-best agreement, and
+after the table the paired AUROC and ECE gains of that calibrator over the model's own on the
+same decodes (same words).
 """
 
 from __future__ import annotations
@@ -412,8 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     fused = systems(args.split, args.cache, args.calibration)
+    from uncertain.fusion import _BUNDLED
+
+    # Models with a bundled N-best calibrator whose alternatives=3 decodes are in the cache.
     nbest_models = [
-        m for m in ("tiny.en", "base") if args.nbest and (args.nbest / f"{m}+alt3").is_dir()
+        m
+        for m in ("tiny.en", "base")
+        if args.nbest and f"whisper-{m}+nbest" in _BUNDLED and (args.nbest / f"{m}+alt3").is_dir()
     ]
     for model in nbest_models:
         fused[f"{model}+nbest"] = nbest_system(args.split, args.nbest, args.calibration, model)
