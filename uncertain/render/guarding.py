@@ -6,6 +6,7 @@ import re
 import unicodedata
 from difflib import SequenceMatcher
 
+from uncertain.crosscheck import normalize_word
 from uncertain.document import Document
 from uncertain.render.styles import MarksOption, _chosen_marks
 
@@ -13,9 +14,9 @@ _WORD = re.compile(r"\S+")
 
 
 def _key(word: str) -> str:
-    # Case and punctuation do not make two readings of a word different.
-    folded = unicodedata.normalize("NFKC", word).casefold()
-    return "".join(c for c in folded if unicodedata.category(c)[0] in "LN") or folded
+    # Case and punctuation do not make two readings of a word different; a word of
+    # punctuation alone is compared as it is, folded.
+    return normalize_word(word) or unicodedata.normalize("NFKC", word).casefold()
 
 
 def guard(doc: Document, answer: str, *, marks: MarksOption = "auto") -> str:
