@@ -255,7 +255,44 @@ def out_of_fold(
         test = np.flatnonzero(fold == k)
         calibrator = fitted(spec, [rows[i] for i in train], labels[train], conditions[train])
         predictions[test] = calibrator.predict([rows[i] for i in test])
-    return np.where(hallucinated, np.minimum(predictions, HALLUCINATION_CONFIDENCE), predictions)
+    return as_fused(predictions, hallucinated)
+
+
+def as_fused(p: np.ndarray, capped: np.ndarray) -> np.ndarray:
+    """Confidence as `fuse` gives it: the looping-text words (`capped`) at most
+    `HALLUCINATION_CONFIDENCE`."""
+    return np.where(capped, np.minimum(p, HALLUCINATION_CONFIDENCE), p)
+
+
+def scored(
+    name: str,
+    p: np.ndarray,
+    held: np.ndarray,
+    raw: np.ndarray,
+    labels: np.ndarray,
+    conditions: np.ndarray,
+    fold: np.ndarray,
+    held_out: np.ndarray,
+) -> float:
+    """Print a candidate's report and its worst condition against raw under both schemes
+    (grouped CV: `p`; each condition held out: `held`); return the worse of the two."""
+    cv = worst_margin(p, raw, labels, conditions, fold)
+    loco = worst_margin(held, raw, labels, conditions, held_out)
+    print(report(name, p, labels, conditions, fold))
+    print(
+        f"  {'':30s} worst condition vs raw: grouped CV {cv[0]:+.3f} ({cv[1]}); "
+        f"condition held out {loco[0]:+.3f} ({loco[1]})"
+    )
+    return min(cv[0], loco[0])
+
+
+def fewest_within_tie(scores: dict[str, float], sizes: dict[str, int]) -> str:
+    """The candidate with the fewest features among those within `TIE` of the best score
+    (then the better score): gaps this small are noise on this fit split, and the simpler
+    candidate is the safer bet."""
+    top = max(scores.values())
+    near = [name for name in scores if scores[name] >= top - TIE]
+    return min(near, key=lambda name: (sizes[name], -scores[name]))
 
 
 def worst_margin(
@@ -414,24 +451,15 @@ def main(argv: list[str] | None = None) -> int:
             # Another model's calibrator as it is: fitted on no base word at all.
             fixed[TINY_AS_IS] = Calibrator.load(args.out / "whisper-tiny.en.json")
             p = fixed[TINY_AS_IS].predict(rows)
-            oof[TINY_AS_IS] = np.where(hallucinated, np.minimum(p, HALLUCINATION_CONFIDENCE), p)
+            oof[TINY_AS_IS] = as_fused(p, hallucinated)
             held[TINY_AS_IS] = oof[TINY_AS_IS]
         for name, p in oof.items():
-            cv = worst_margin(p, raw, labels, conditions, fold)
-            loco = worst_margin(held[name], raw, labels, conditions, held_out)
-            worst[name] = min(cv[0], loco[0])
-            print(report(name, p, labels, conditions, fold))
-            print(
-                f"  {'':30s} worst condition vs raw: grouped CV {cv[0]:+.3f} ({cv[1]}); "
-                f"condition held out {loco[0]:+.3f} ({loco[1]})"
-            )
+            worst[name] = scored(name, p, held[name], raw, labels, conditions, fold, held_out)
         top = max(worst.values())
 
         sizes = {name: len(c.features) for name, c in fixed.items()}
         sizes.update({name: len(spec.features or [WP]) for name, spec in candidates.items()})
-        # Gaps this small are noise on this fit split: the simpler candidate is the safer bet.
-        near = [name for name in worst if worst[name] >= top - TIE]
-        best = min(near, key=lambda name: (sizes[name], -worst[name]))
+        best = fewest_within_tie(worst, sizes)
         print(
             f"  best by the worst condition (both schemes): {max(worst, key=worst.__getitem__)!r}"
             f" ({top:+.3f}); the fewest features within {TIE}: {best!r} ({worst[best]:+.3f})"
@@ -590,7 +618,7 @@ def transfer(cache: Path, fallback: str = "", write: bool = False, out: Path = O
         one = np.zeros(len(t_rows), dtype=int)
         for name, spec in CANDIDATES.items():
             p = fitted(spec, rows, labels, data[source][3]).predict(t_rows)
-            p = np.where(cap, np.minimum(p, HALLUCINATION_CONFIDENCE), p)
+            p = as_fused(p, cap)
             gain, where = worst_margin(p, raw, t_labels, t_conditions, one)
             summary.setdefault(name, []).append((auroc(p, t_labels), ece(p, t_labels), gain))
             print(
@@ -606,9 +634,9 @@ def transfer(cache: Path, fallback: str = "", write: bool = False, out: Path = O
         a, e, g = np.mean(values, axis=0)
         print(f"    {name:30s} {a:.3f} / {e:.3f} / {g:+.3f}")
     means = {name: float(np.mean([g for _, _, g in v])) for name, v in summary.items()}
-    top = max(means.values())
-    near = [name for name in means if means[name] >= top - TIE]
-    best = min(near, key=lambda n: (len(CANDIDATES[n].features or [WP]), -means[n]))
+    best = fewest_within_tie(
+        means, {name: len(spec.features or [WP]) for name, spec in CANDIDATES.items()}
+    )
     print(f"  the fewest features within {TIE} of the best mean worst gain: {best!r}")
     if fallback == "auto":
         fallback = best
@@ -757,14 +785,10 @@ def nbest_study(
         for n, s in specs.items()
     }
     print(report("raw word_probability", raw, labels, conditions, fold))
-    for name in specs:
-        cv = worst_margin(oof[name], raw, labels, conditions, fold)
-        loco = worst_margin(held[name], raw, labels, conditions, held_out)
-        print(report(name, oof[name], labels, conditions, fold))
-        print(
-            f"  {'':30s} worst condition vs raw: grouped CV {cv[0]:+.3f} ({cv[1]}); "
-            f"condition held out {loco[0]:+.3f} ({loco[1]})"
-        )
+    scores = {
+        name: scored(name, oof[name], held[name], raw, labels, conditions, fold, held_out)
+        for name in specs
+    }
     pays: list[str] = []
     for without, _, with_, _ in comparisons:
         for scheme, predictions, scheme_fold in (
@@ -813,14 +837,7 @@ def nbest_study(
     # Among the variants that pay, the best worse-of-both-schemes score vs raw (fit_speech's
     # rule for every bundled calibrator); ties within TIE go to the first listed (raw: the
     # value as it is, no cutoff or clipping chosen).
-    scores = {
-        name: min(
-            worst_margin(oof[name], raw, labels, conditions, fold)[0],
-            worst_margin(held[name], raw, labels, conditions, held_out)[0],
-        )
-        for name in pays
-    }
-    top = max(scores.values())
+    top = max(scores[name] for name in pays)
     pick = next(name for name in pays if scores[name] >= top - TIE)
     p = oof[pick]
     flagged = is_possible_hallucination(rows)

@@ -35,7 +35,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ from uncertain.evaluate import (
     normalize_text,
     normalize_words,
 )
-from uncertain.fusion import Calibrator, fuse
+from uncertain.fusion import _BUNDLED, Calibrator, _bundled, fuse
 
 CONDITIONS = ["clean", "noisy", "spontaneous", "accented", "domain", "real", "augmented"]
 # Every condition's recordings pooled (reversed speech left out): the split as a pipeline that
@@ -325,8 +325,6 @@ def systems(
             if k in base
         ],
     }
-    from uncertain.fusion import _bundled
-
     transfer = tiny_cal if tiny_cal is not None else _bundled("whisper-tiny.en")
     out["base/tiny.en-cal"] = [(i, fuse(d, calibration=transfer)) for i, d in base.values()]
     return out
@@ -355,44 +353,40 @@ def nbest_gain(
     over recordings (NOIZEUS: sentences)."""
     plain = Calibrator.load(calibration / f"whisper-{model}.json") if calibration else None
     if plain is None:
-        from uncertain.fusion import _bundled
-
         plain = _bundled(f"whisper-{model}")
     pairs = [(i, d) for i, d in nbest_system(split, cache, calibration, model) if i.reference]
     print(f"\n== {model}+nbest vs {model}'s calibrator, same alternatives=3 decodes (paired)")
-    ece = expected_calibration_error
-    for condition in [*CONDITIONS, "all"]:
-        chosen = [(i, d) for i, d in pairs if condition in ("all", i.condition)]
+    for condition in [*CONDITIONS, ALL]:
+        chosen = [(i, d) for i, d in pairs if condition in (ALL, i.condition)]
         if not chosen:
             continue
-        ours = [recording(i, d) for i, d in chosen]
-        theirs = [recording(i, fuse(d, calibration=plain)) for i, d in chosen]
-        groups: dict[str, list[int]] = {}
-        for n, rec in enumerate(ours):
-            groups.setdefault(rec.group, []).append(n)
-        members = list(groups.values())
+        # The other calibrator's confidence in the place of the raw score: the gain metrics
+        # then compare the two calibrators on the same resampled recordings.
+        pool = Pool(
+            [
+                replace(recording(i, d), raw=recording(i, fuse(d, calibration=plain)).confidence)
+                for i, d in chosen
+            ]
+        )
 
-        def gains(drawn: Sequence[int], a=ours, b=theirs, m=members) -> tuple[float, float]:
-            picks = [n for g in drawn for n in m[g]]
-            right = np.concatenate([a[n].right for n in picks])
-            p = np.concatenate([a[n].confidence for n in picks])
-            q = np.concatenate([b[n].confidence for n in picks])
-            if right.all() or not right.any():
+        def gains(data: dict[str, Any]) -> tuple[float, float]:
+            if data["right"].all() or not data["right"].any():
                 return math.nan, math.nan
-            return auroc(p, right) - auroc(q, right), ece(q, right) - ece(p, right)
+            return METRICS["AUROC gain"](data), METRICS["ECE gain"](data)
 
-        whole = gains(range(len(members)))
+        whole = gains(pool.take())
         cells = []
         for k, name in enumerate(("AUROC gain", "ECE gain")):
             low, high = bootstrap_interval(
-                len(members),
-                lambda d, k=k: gains(d.tolist())[k],
+                len(pool.groups),
+                lambda drawn, k=k, pool=pool: gains(pool.take(drawn.tolist()))[k],
                 resamples=resamples,
                 seed=13,
             )
             cells.append(f"{name} {whole[k]:+.3f} [{low:+.3f}, {high:+.3f}]")
         print(
-            f"   {condition:12s} {len(ours)} recordings, {len(members)} groups: " + "  ".join(cells)
+            f"   {condition:12s} {len(chosen)} recordings, {len(pool.groups)} groups: "
+            + "  ".join(cells)
         )
 
 
@@ -413,8 +407,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     fused = systems(args.split, args.cache, args.calibration)
-    from uncertain.fusion import _BUNDLED
-
     # Models with a bundled N-best calibrator whose alternatives=3 decodes are in the cache.
     nbest_models = [
         m
