@@ -19,6 +19,10 @@ With default settings the decode is exactly faster-whisper's
   only, so their words rarely get alternatives;
 - `vad_speech_ratio` comes from faster-whisper's bundled Silero VAD run on the same audio.
 
+Windows that fall back to temperature sampling are seeded (`seed`, default 0), so reruns
+give the same JSON in every process on one machine. Another CPU may still decode otherwise:
+CTranslate2 picks its kernels (ISA, MKL or oneDNN) at run time.
+
 Long audio is decoded in windows of about ten minutes cut at quiet moments
 (`uncertain.adapters.audio.iter_windows`), so memory stays flat; `iter_transcribe` yields
 one small `Document` per segment as soon as it is decoded.
@@ -39,7 +43,8 @@ import inspect
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,16 +115,45 @@ class _EngineProxy:
     Every other call goes to the real model unchanged.
     """
 
-    def __init__(self, real: Any, hypotheses: int = 0) -> None:
+    def __init__(
+        self, real: Any, hypotheses: int = 0, sampler: Callable[[], Any] | None = None
+    ) -> None:
         self.real = real
         self.hypotheses = hypotheses
         self.last_align: list[Any] = []
+        self.sampler = sampler
+        self.window_seed: int | None = None
+        self._window_sampler: Any = None
+
+    def start_window(self, seed: int | None) -> None:
+        """A new 30 s decoding window begins; its sampling (if any) is seeded with `seed`."""
+        self.window_seed = seed
+        self._window_sampler = None
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         beam = int(kwargs.get("beam_size", 1))
         if 1 < self.hypotheses <= beam and "num_hypotheses" not in kwargs:
             kwargs["num_hypotheses"] = self.hypotheses
+        sampling = float(kwargs.get("sampling_temperature", 0.0)) > 0 and beam == 1
+        if sampling and self.window_seed is not None and self.sampler is not None:
+            return self._sample(args, kwargs)
         return self.real.generate(*args, **kwargs)
+
+    def _sample(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # CTranslate2 samples with one random generator per worker thread, seeded once, when
+        # that thread first samples, from the process-wide seed (random unless set). So the
+        # shared model's sampling depends on everything it sampled before, in any file. A
+        # window that falls back to sampling gets a model instance of its own instead, whose
+        # worker thread seeds its generator from this window's seed under the lock: the same
+        # audio then samples the same way in every process.
+        if self._window_sampler is None:
+            import ctranslate2
+
+            with _SEED_LOCK:
+                ctranslate2.set_random_seed(self.window_seed)
+                self._window_sampler = self.sampler() if self.sampler is not None else None
+                return self._window_sampler.generate(*args, **kwargs)
+        return self._window_sampler.generate(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
@@ -130,11 +164,20 @@ class _EngineProxy:
         return results
 
 
+_SEED_LOCK = threading.Lock()
+
+
+def window_seed(seed: int, window: int) -> int:
+    """The sampling seed of the `window`-th 30 s decoding window of a call seeded `seed`."""
+    return zlib.crc32(f"{seed}:{window}".encode()) & 0x7FFFFFFF
+
+
 @dataclass
 class _CallState:
     """What one transcription call records beside the decode."""
 
     hypotheses: int = 0
+    seed: int | None = 0
     window_result: Any = None
     window_nbest: Any = None
     window_tokenizer: Any = None
@@ -203,8 +246,15 @@ def _probe_class() -> type:
             def generate_with_fallback(
                 self, encoder_output: Any, prompt: Any, tokenizer: Any, options: Any
             ) -> Any:
-                decoded = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
                 state = self._state
+                seed = None if state.seed is None else window_seed(state.seed, state.window_id)
+                self.model.start_window(seed)
+                try:
+                    decoded = super().generate_with_fallback(
+                        encoder_output, prompt, tokenizer, options
+                    )
+                finally:
+                    self.model.start_window(None)  # frees the window's sampler, if any
                 state.window_result = decoded[0]
                 state.window_tokenizer = tokenizer
                 state.window_id += 1
@@ -527,6 +577,7 @@ class WhisperAdapter:
         self._engine: Any = None
         self._label: str | None = None
         self._resolved: tuple[str, str] | None = None
+        self._sampler: Callable[[], Any] | None = None
         self._lock = threading.Lock()
 
     # -- model --------------------------------------------------------------------------
@@ -564,6 +615,7 @@ class WhisperAdapter:
                     ) from None
                 self._resolved = (device, compute_type)
                 self._label = label
+                self._sampler = _sampler_factory(path, device, compute_type, self.cpu_threads)
                 self._engine = engine
         return self._engine
 
@@ -582,6 +634,7 @@ class WhisperAdapter:
         timeout: float | None = None,
         vad_signals: bool = True,
         progress: ProgressCallback | None = None,
+        seed: int | None = 0,
         **options: Any,
     ) -> Document:
         """Transcribe `source` (path, file bytes, or 16 kHz mono float32 array) to a Document.
@@ -589,7 +642,11 @@ class WhisperAdapter:
         `alternatives=N` adds up to N other readings per word from the beam's N-best list;
         `vad_signals=False` skips the Silero VAD evidence; `timeout` (seconds) bounds the
         whole call (checked between decoded frames and segments; one 30 s decoding window
-        is itself bounded by Whisper's 448-token limit). Other `options` pass through to
+        is itself bounded by Whisper's 448-token limit). A decoding window that falls back to
+        temperature sampling samples with a seed drawn from `seed` and the window's place, on
+        a model instance of its own (one extra model load per such window), so the same audio
+        gives the same Document in every process on one machine; `seed=None` samples on the
+        shared model, unseeded, as faster-whisper does. Other `options` pass through to
         `faster_whisper.WhisperModel.transcribe` (temperature, best_of, patience, ...).
         """
         run = self._start(
@@ -603,6 +660,7 @@ class WhisperAdapter:
             timeout=timeout,
             vad_signals=vad_signals,
             progress=progress,
+            seed=seed,
             options=options,
         )
         pieces = list(run.pieces())
@@ -621,6 +679,7 @@ class WhisperAdapter:
         timeout: float | None = None,
         vad_signals: bool = True,
         progress: ProgressCallback | None = None,
+        seed: int | None = 0,
         **options: Any,
     ) -> Iterator[Document]:
         """Yield one small Document per Whisper segment as soon as it is decoded.
@@ -641,6 +700,7 @@ class WhisperAdapter:
             timeout=timeout,
             vad_signals=vad_signals,
             progress=progress,
+            seed=seed,
             options=options,
         )
         for piece in run.pieces():
@@ -661,8 +721,11 @@ class WhisperAdapter:
         timeout: float | None,
         vad_signals: bool,
         progress: ProgressCallback | None,
+        seed: int | None,
         options: dict[str, Any],
     ) -> _Run:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InputError(None, f"seed must be a whole number or None, not {seed!r}")
         if not isinstance(alternatives, int) or alternatives < 0:
             raise InputError(
                 None, f"alternatives must be a whole number >= 0, not {alternatives!r}"
@@ -693,6 +756,7 @@ class WhisperAdapter:
         if self._resolved is not None:
             settings["device"], settings["compute_type"] = self._resolved
         settings["vad_signals"] = vad_signals
+        settings["seed"] = seed
         return _Run(
             engine=engine,
             opened=opened,
@@ -704,6 +768,8 @@ class WhisperAdapter:
             settings=settings,
             label=self.model_label,
             progress=progress,
+            seed=seed,
+            sampler=self._sampler,
         )
 
     def _document(self, pieces: Sequence[_Piece], run: _Run, *, whole: bool) -> Document:
@@ -769,6 +835,8 @@ class _Run:
         settings: dict[str, Any],
         label: str,
         progress: ProgressCallback | None = None,
+        seed: int | None = 0,
+        sampler: Callable[[], Any] | None = None,
     ) -> None:
         self.opened = opened
         self.progress = progress
@@ -786,10 +854,10 @@ class _Run:
         # A shallow copy shares the loaded CTranslate2 model, tokenizer and feature
         # extractor, but gives this call its own proxy and state: no locks needed.
         self.shell = copy.copy(engine)
-        self.proxy = _EngineProxy(engine.model, alternatives + 1 if alternatives else 0)
+        self.proxy = _EngineProxy(engine.model, alternatives + 1 if alternatives else 0, sampler)
         self.shell.model = self.proxy
         self.shell.feature_extractor = _ChunkedFeatures(engine.feature_extractor)
-        self.state = _CallState(hypotheses=alternatives + 1 if alternatives else 0)
+        self.state = _CallState(hypotheses=alternatives + 1 if alternatives else 0, seed=seed)
         self.shell._state = self.state
         self.tokenizer = engine.hf_tokenizer
 
@@ -978,6 +1046,32 @@ class _Run:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+def _sampler_factory(
+    path: str, device: str, compute_type: str, cpu_threads: int
+) -> Callable[[], Any] | None:
+    """Loads a fresh CTranslate2 instance of the model, for a window's seeded sampling.
+
+    None when the model is not a local folder (a hub name resolves only inside
+    faster-whisper): such a model samples unseeded.
+    """
+    if not Path(path).is_dir():
+        return None
+
+    def load() -> Any:
+        import ctranslate2
+
+        # One worker thread: its random generator is the one seeded under the lock.
+        return ctranslate2.models.Whisper(
+            str(path),
+            device=device,
+            compute_type=compute_type,
+            intra_threads=cpu_threads,
+            inter_threads=1,
+        )
+
+    return load
 
 
 def _engine_version() -> str | None:
