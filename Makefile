@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-slow lint typecheck bench system system-test clean
+.PHONY: demo test test-slow lint typecheck docs bench system system-test clean
 
 # System packages, installed with apt-get only when missing (checked with dpkg-query).
 # The demo needs tesseract. The tests, benchmarks and sample generators also run sox (with its MP3
@@ -57,8 +57,16 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(VENV)/bin/mypy
 
+$(VENV)/.docs-installed: pyproject.toml $(VENV)/.demo-installed
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $@
+
+# The documentation site, into site/; --strict fails on a broken link or docstring warning.
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 # The slow tests (long fuzzing) run in CI, before anything lands, or with UNCERTAIN_SLOW=1.
-test: system-test $(VENV)/.test-installed lint typecheck
+test: system-test $(VENV)/.test-installed lint typecheck docs
 	UNCERTAIN_STRICT_SKIPS=1 $(VENV)/bin/pytest $(if $(or $(UNCERTAIN_SLOW),$(filter true 1,$(CI))),-m "slow or not slow")
 
 test-slow: system-test $(VENV)/.test-installed
