@@ -400,7 +400,7 @@ def load(split: str) -> list[Loaded]:
 
 def alternative_rows(loaded: list[Loaded], reading: str) -> list[dict[str, Any]]:
     """One row per span with alternatives: right?, its alternatives' sources, scores, rightness."""
-    from uncertain.resolve import _source
+    from uncertain.resolution import _source
 
     rows = []
     for entry in loaded:
@@ -494,7 +494,7 @@ def alternative_calibration(rows: list[dict[str, Any]]) -> tuple[float, int, flo
     import numpy as np
 
     from uncertain.evaluate import expected_calibration_error
-    from uncertain.resolve import alternative_probabilities
+    from uncertain.resolution import alternative_probabilities
 
     probs, oks = [], []
     for r in rows:
@@ -539,7 +539,7 @@ def resolve_rows(
     loaded: list[Loaded], reading: str, margin: float | None
 ) -> dict[str, list[tuple[str, float, float, float]]]:
     """Per condition: (group, errors before, errors after, words); margin None: the oracle."""
-    from uncertain.resolve import resolve
+    from uncertain.resolution import resolve
 
     out: dict[str, list[tuple[str, float, float, float]]] = {}
     for entry in loaded:
@@ -572,7 +572,7 @@ def choose_margins(loaded: list[Loaded], readings: list[str]) -> dict[str, float
     """
     import importlib
 
-    module = importlib.import_module("uncertain.resolve")
+    module = importlib.import_module("uncertain.resolution")
     shipped = dict(module.MARGINS)
     chosen: dict[str, float] = {}
 
@@ -962,7 +962,7 @@ def guarded(doc: Document, answer: str) -> str:
 
 def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
     from uncertain.llm import _client
-    from uncertain.resolve import resolve
+    from uncertain.resolution import resolve
 
     pool = [
         e
@@ -1061,7 +1061,7 @@ def extraction(args: argparse.Namespace, complete: Any) -> None:
     from uncertain.api import read
     from uncertain.evaluate import normalize_words
     from uncertain.render import to_messages
-    from uncertain.resolve import resolve
+    from uncertain.resolution import resolve
 
     cache = CACHE.parent / "samples"
     cache.mkdir(parents=True, exist_ok=True)

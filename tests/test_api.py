@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 import uncertain
+from uncertain import api
 from uncertain.api import whisper_engine
 from uncertain.cli import BatchProgress, Run
-from uncertain.errors import InputError
+from uncertain.errors import InputError, UsageError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -26,6 +28,50 @@ def test_read_dispatches_by_content_not_extension(tmp_path: Path) -> None:
 def test_transcribe_refuses_a_document() -> None:
     with pytest.raises(InputError, match=r"clean_page\.png: is an image, not audio; use"):
         uncertain.transcribe(SAMPLES / "clean_page.png")
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        (lambda: uncertain.ocr(SAMPLES / "clean_page.png", cross_check="tesseract"), "'rapidocr'"),
+        (lambda: uncertain.ocr(SAMPLES / "clean_page.png", cross_check_mode="some"), "'full'"),
+        (lambda: uncertain.ocr(SAMPLES / "clean_page.png", char_choices="many"), "'weak'"),
+        (lambda: uncertain.read(SAMPLES / "clean_page.png", cross_check_mode="all"), "'full'"),
+        (lambda: uncertain.transcribe(SAMPLES / "jfk.wav", device="gpu"), "'cuda'"),
+        (lambda: list(uncertain.iter_read(SAMPLES / "jfk.wav", device="tpu")), "'cpu'"),
+    ],
+)
+def test_a_wrong_option_value_is_a_usage_error_naming_the_accepted_ones(
+    call: Callable[[], object], named: str
+) -> None:
+    """Refused before any engine runs: a wrong string no longer quietly means something."""
+    with pytest.raises(UsageError, match=f"; use one of .*{named}") as caught:
+        call()
+    assert isinstance(caught.value, ValueError) and not isinstance(caught.value, InputError)
+
+
+def test_ocr_cross_check_keeps_its_meanings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """True: a second Tesseract pass; "rapidocr" (any case): the second reader."""
+    seen: list[dict[str, object]] = []
+
+    class Engine:
+        def read(self, image: object, **options: object) -> uncertain.Document:
+            seen.append(options)
+            return uncertain.Document(text="")
+
+    monkeypatch.setattr(api, "tesseract_engine", lambda language, dpi: Engine())
+    monkeypatch.setattr(api, "_rapidocr_reader", lambda: None)
+    monkeypatch.setattr("uncertain.adapters.rapidocr.cross_check_source", lambda doc, *_, **__: doc)
+    uncertain.ocr(b"", cross_check=True, fuse=False)
+    uncertain.ocr(b"", cross_check="RapidOCR", fuse=False)  # type: ignore[arg-type]
+    uncertain.ocr(b"", cross_check="rapidocr", char_choices="weak", fuse=False)
+    uncertain.ocr(b"", fuse=False)
+    assert seen == [
+        {"cross_check": True},
+        {"char_choices": "all"},
+        {"char_choices": "weak"},
+        {},
+    ]
 
 
 def test_engines_are_loaded_once() -> None:

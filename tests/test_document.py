@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-import uncertain
 from tests.fuzzing import examples
 from uncertain.document import (
     SCHEMA_VERSION,
@@ -377,7 +376,6 @@ def test_jsonl_round_trip(docs: list[Document]) -> None:
     stream = io.StringIO()
     assert dump_jsonl(docs, stream) == len(docs)
     import tempfile
-    from pathlib import Path
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "docs.jsonl"
@@ -394,35 +392,3 @@ def test_jsonl_bad_line_names_line(tmp_path: Any) -> None:
 
 def test_schema_version_in_every_document() -> None:
     assert json.loads(Document(text="hi").to_json())["schema_version"] == SCHEMA_VERSION
-
-
-def test_public_api_all_is_sorted_and_complete() -> None:
-    assert list(uncertain.__all__) == sorted(uncertain.__all__)
-    public = {
-        name
-        for name in dir(uncertain)
-        if not name.startswith("_") and not isinstance(getattr(uncertain, name), type(uncertain))
-    }
-    public.discard("annotations")
-    assert public == set(uncertain.__all__) - {"__version__"}
-
-
-def test_data_model_does_not_import_the_exporters() -> None:
-    """Adapters produce, exporters consume: document.py imports neither (the notebook views
-    register themselves from uncertain.exporters.notebook)."""
-    import ast
-
-    import uncertain.document
-
-    tree = ast.parse(Path(uncertain.document.__file__).read_text("utf-8"))
-    imported = {
-        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
-    } | {
-        alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    }
-    assert not {m for m in imported if m.startswith(("uncertain.exporters", "uncertain.adapters"))}
-    doc = Document(text="")
-    assert doc._repr_html_() is not None  # the view is registered by importing uncertain

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from uncertain.document import Alternative, Box, Document, Mark, Page, Span, TimeRange
-from uncertain.errors import InputError
+from uncertain.errors import InputError, UsageError
 from uncertain.render import (
     MARK_THRESHOLD,
     STYLES,
@@ -234,19 +234,27 @@ def test_ids_are_compact_ranges() -> None:
         assert parse(render(gappy, style, ids=True), style).marks[0].span_ids == (4, 7, 8)
 
 
-def test_bad_options_raise_input_error(med: Document) -> None:
-    with pytest.raises(InputError, match="unknown prompt style"):
-        render(med, "yaml")
-    with pytest.raises(InputError, match="marks"):
-        render(med, "inline", marks="some")
-    with pytest.raises(InputError, match="probability"):
+def test_bad_options_raise_usage_error(med: Document) -> None:
+    """A wrong argument is the caller's mistake (`UsageError`, a `ValueError`), not a bad input."""
+    with pytest.raises(
+        UsageError, match="unknown prompt style 'yaml'; use one of inline"
+    ) as caught:
+        render(med, "yaml")  # type: ignore[arg-type]
+    assert isinstance(caught.value, ValueError) and not isinstance(caught.value, InputError)
+    with pytest.raises(UsageError, match="marks"):
+        render(med, "inline", marks="some")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="probability"):
         render(med, "inline", marks=1.5)
-    with pytest.raises(InputError):
+    with pytest.raises(UsageError):
         render(med, "inline", marks=True)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="max_marks"):
+    with pytest.raises(UsageError, match="max_marks"):
         render(med, "inline", max_marks=-1)
-    with pytest.raises(InputError, match="unknown prompt style"):
-        preamble("yaml")
+    with pytest.raises(UsageError, match="digits"):
+        render(med, "inline", digits=7)
+    with pytest.raises(UsageError, match="unknown prompt style"):
+        preamble("yaml")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="unknown prompt style"):
+        parse("text", "yaml")  # type: ignore[arg-type]
 
 
 # -- safety -----------------------------------------------------------------------------
@@ -399,7 +407,7 @@ def test_trace_footnote_references_and_numbers() -> None:
     hits = trace(doc, {"dose": 500, "flag": True, "missing": None})
     assert [(h.field, h.value) for h in hits] == [("dose", "500")]
     assert isinstance(hits[0], TraceHit)
-    with pytest.raises(InputError, match="cannot trace"):
+    with pytest.raises(UsageError, match="cannot trace"):
         trace(doc, {"x": object()})
 
 

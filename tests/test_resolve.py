@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import random
@@ -14,12 +13,11 @@ from typer.testing import CliRunner
 
 import uncertain
 from tests.documents import word_spans
+from uncertain import resolution as resolve_module
 from uncertain.cli import app
 from uncertain.document import Alternative, Block, Document, Mark, Source, Span, TimeRange
-from uncertain.resolve import alternative_probabilities, resolve
+from uncertain.resolution import alternative_probabilities, resolve
 
-# `uncertain.resolve` is also the function's name on the package: fetch the module itself.
-resolve_module = importlib.import_module("uncertain.resolve")
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 

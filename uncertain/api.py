@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from uncertain.adapters import ProgressCallback, sniff
 from uncertain.document import Document
-from uncertain.errors import InputError
+from uncertain.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,16 +22,44 @@ if TYPE_CHECKING:
     from uncertain.adapters.whisper import WhisperAdapter
     from uncertain.fusion import Calibrator
 
-__all__ = ["iter_read", "iter_transcribe", "ocr", "read", "transcribe"]
+__all__ = [
+    "CharChoices",
+    "CrossCheckMode",
+    "Device",
+    "iter_read",
+    "iter_transcribe",
+    "ocr",
+    "read",
+    "transcribe",
+]
+
+Device = Literal["auto", "cpu", "cuda"]
+"""Where Whisper runs: `auto` picks CUDA when a GPU is visible, else the CPU."""
+
+CrossCheckMode = Literal["selective", "full"]
+"""What RapidOCR reads again: only the lines holding a weak Tesseract word, or whole pages."""
+
+CharChoices = Literal["auto", "weak", "all"]
+"""Which Tesseract words get per-character choices: `weak` ones, `all`, or `auto` (all on small
+pages, where the one run costs nothing extra; weak ones elsewhere)."""
 
 _engines: dict[tuple[Any, ...], Any] = {}
 _engines_lock = threading.Lock()
 
 
+def _check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
+    """`UsageError` naming the accepted values when `value` is not one of them; the types say
+    the same, but callers may not run a type checker."""
+    if value not in choices:
+        accepted = ", ".join(repr(choice) for choice in choices)
+        raise UsageError(f"unknown {name} {value!r}", f"use one of {accepted}")
+
+
 def whisper_engine(
-    model: str = "tiny.en", device: str = "auto", compute_type: str | None = None
+    model: str = "tiny.en", device: Device = "auto", compute_type: str | None = None
 ) -> WhisperAdapter:
     """The shared Whisper adapter for this model, device and compute type (loaded once)."""
+    _check_choice("device", device, get_args(Device))
     from uncertain.adapters.whisper import WhisperAdapter
 
     key = ("whisper", model, device, compute_type)
@@ -71,7 +99,7 @@ def transcribe(
     *,
     model: str = "tiny.en",
     language: str | None = None,
-    device: str = "auto",
+    device: Device = "auto",
     compute_type: str | None = None,
     alternatives: int = 0,
     cross_check: str | None = None,
@@ -125,7 +153,7 @@ def iter_transcribe(
     *,
     model: str = "tiny.en",
     language: str | None = None,
-    device: str = "auto",
+    device: Device = "auto",
     compute_type: str | None = None,
     calibration: str | Path | Calibrator | None = None,
     threshold: float | None = None,
@@ -146,8 +174,9 @@ def ocr(
     *,
     language: str = "eng",
     dpi: int = 300,
-    cross_check: bool | str = False,
-    cross_check_mode: str = "selective",
+    cross_check: bool | Literal["rapidocr"] = False,
+    cross_check_mode: CrossCheckMode = "selective",
+    char_choices: CharChoices | None = None,
     calibration: str | Path | Calibrator | None = None,
     threshold: float | None = None,
     fuse: bool = True,
@@ -162,11 +191,22 @@ def ocr(
     `cross_check="rapidocr"` (extra `rapidocr`) reads the pages a second time with RapidOCR:
     by default (`cross_check_mode="selective"`) only the lines holding a weak Tesseract word,
     with `"full"` the whole page; agreement becomes evidence and RapidOCR's reading an
-    alternative, while `doc.text` stays Tesseract's. `cross_check=True` (or another value)
-    runs a second Tesseract pass with another page segmentation instead.
+    alternative, while `doc.text` stays Tesseract's. `cross_check=True` runs a second
+    Tesseract pass with another page segmentation instead. `char_choices` says which words get
+    per-character choices (default: `auto`, and `all` with RapidOCR). Other values of these
+    options raise `UsageError`; `options` go to `TesseractAdapter.read`.
     """
+    second_reader = isinstance(cross_check, str)
+    if second_reader and str(cross_check).lower() != "rapidocr":
+        raise UsageError(
+            f"unknown cross_check {cross_check!r}",
+            "use one of True (a second Tesseract pass), False, 'rapidocr' (a second reader)",
+        )
+    _check_choice("cross_check_mode", cross_check_mode, get_args(CrossCheckMode))
+    if char_choices is not None:
+        _check_choice("char_choices", char_choices, get_args(CharChoices))
+        options["char_choices"] = char_choices
     engine = tesseract_engine(language, dpi)
-    second_reader = isinstance(cross_check, str) and cross_check.lower() == "rapidocr"
     if cross_check and not second_reader:
         options["cross_check"] = True
     if second_reader:
@@ -199,10 +239,10 @@ def read(
     *,
     model: str = "tiny.en",
     language: str | None = None,
-    device: str = "auto",
+    device: Device = "auto",
     alternatives: int = 0,
     cross_check: str | None = None,
-    cross_check_mode: str = "selective",
+    cross_check_mode: CrossCheckMode = "selective",
     calibration: str | Path | Calibrator | None = None,
     threshold: float | None = None,
     dpi: int = 300,
@@ -214,8 +254,9 @@ def read(
     Speech goes to Whisper (`model`, `language`, `alternatives`, `cross_check` apply), images
     and PDFs to Tesseract (`language` defaults to `eng`; `cross_check="rapidocr"` reads them a
     second time with RapidOCR, `cross_check_mode` `selective` or `full`, see `ocr`; any other
-    value runs a second Tesseract pass).
+    value runs a second Tesseract pass, so one `cross_check` serves a batch of both kinds).
     """
+    _check_choice("cross_check_mode", cross_check_mode, get_args(CrossCheckMode))
     kind = sniff(source if isinstance(source, bytes) else Path(source)).kind
     if kind in ("audio", "video"):
         return transcribe(
@@ -234,7 +275,7 @@ def read(
         source,
         language=language or "eng",
         dpi=dpi,
-        cross_check=cross_check if cross_check == "rapidocr" else bool(cross_check),
+        cross_check="rapidocr" if cross_check == "rapidocr" else bool(cross_check),
         cross_check_mode=cross_check_mode,
         calibration=calibration,
         threshold=threshold,
@@ -248,7 +289,7 @@ def iter_read(
     *,
     model: str = "tiny.en",
     language: str | None = None,
-    device: str = "auto",
+    device: Device = "auto",
     alternatives: int = 0,
     calibration: str | Path | Calibrator | None = None,
     threshold: float | None = None,

@@ -20,7 +20,7 @@ import select
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -30,8 +30,10 @@ from uncertain.adapters import sniff
 from uncertain.errors import InputError, OutputError, UncertainError
 
 if TYPE_CHECKING:
+    from uncertain.api import CrossCheckMode, Device
     from uncertain.document import Document
     from uncertain.evaluate import BoxReference
+    from uncertain.render import Style
 
 app = typer.Typer(
     add_completion=False,
@@ -337,10 +339,10 @@ def transcribe(
                     source,
                     model=model,
                     language=language,
-                    device=device,
+                    device=cast("Device", device),
                     alternatives=alternatives,
                     cross_check=cross_check,
-                    cross_check_mode=cross_check_mode,
+                    cross_check_mode=cast("CrossCheckMode", cross_check_mode),
                     calibration=calibration,
                     threshold=threshold,
                     dpi=dpi,
@@ -349,7 +351,7 @@ def transcribe(
                 if streamed:
                     doc.source.path = str(path)
                 if resolve:
-                    from uncertain.resolve import resolve as resolve_document
+                    from uncertain.resolution import resolve as resolve_document
 
                     doc = resolve_document(doc)
                 if not quiet:
@@ -511,10 +513,10 @@ def render(
         if threshold is not None:
             options["marks"] = threshold
         if task is not None:
-            messages = to_messages(doc, task, style=style, **options)
+            messages = to_messages(doc, task, style=cast("Style", style), **options)
             typer.echo(json.dumps(messages, ensure_ascii=False, indent=2))
         else:
-            typer.echo(render_document(doc, style=style, **options))
+            typer.echo(render_document(doc, style=cast("Style", style), **options))
     except (UncertainError, ValueError) as error:
         run.fail(document, error)
         raise typer.Exit(1) from None
@@ -565,7 +567,12 @@ def ask(
 
             doc = read(source)
         answer = ask_model(
-            doc, question, model=model, base_url=base_url, style=style, timeout=timeout
+            doc,
+            question,
+            model=model,
+            base_url=base_url,
+            style=cast("Style", style),
+            timeout=timeout,
         )
     except (UncertainError, ValueError) as error:
         run.fail(source, error)

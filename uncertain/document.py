@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from uncertain._table import PANDAS_HINT, span_columns
 from uncertain.errors import InputError
 
 __all__ = [
@@ -207,11 +208,6 @@ class Source(_Model):
     ] = None
 
 
-# Notebook views are HTML, which is the exporters' business: `uncertain.exporters.notebook`
-# registers them here (the package imports it), so the data model does not depend on exporters.
-NOTEBOOK_VIEWS: dict[Literal["document", "documents"], Callable[[Any], str]] = {}
-
-
 class Document(_Model):
     """Text with the evidence about each span of it."""
 
@@ -356,16 +352,25 @@ class Document(_Model):
 
     # -- notebooks -----------------------------------------------------------------------
 
-    def _repr_html_(self) -> str | None:
+    def _repr_html_(self) -> str:
         """Jupyter view: a confidence heat map with hover cards and a one-line summary."""
-        view = NOTEBOOK_VIEWS.get("document")
-        return view(self) if view else None
+        # HTML is the exporters' business; imported when a notebook first shows a document, so
+        # the data model loads without them.
+        from uncertain.exporters.notebook import notebook_html
+
+        return notebook_html(self)
 
     def to_pandas(self) -> Any:
-        """One row per span with its confidence, position, mark and signals (`notebook` extra)."""
-        from uncertain.integrations.pandas import to_pandas
-
-        return to_pandas(self)
+        """One row per span with its confidence, position, mark and signals, as a pandas
+        DataFrame (extra `notebook`; columns as in `uncertain.integrations.pandas`)."""
+        try:
+            import pandas
+        except ImportError as error:
+            # A plain ImportError (not EngineError): pandas is a convenience, not an engine.
+            raise ImportError(f"to_pandas needs pandas: {PANDAS_HINT}") from error
+        table = span_columns(self)
+        frame = pandas.DataFrame(table.columns, columns=list(table.columns))
+        return frame.astype(table.dtypes)
 
     # -- serialization -------------------------------------------------------------------
 
@@ -420,9 +425,11 @@ class Document(_Model):
 class Documents(list[Document]):
     """A list of documents that shows as a summary table in a notebook."""
 
-    def _repr_html_(self) -> str | None:
-        view = NOTEBOOK_VIEWS.get("documents")
-        return view(list(self)) if view else None
+    def _repr_html_(self) -> str:
+        """Jupyter view: one table row per document."""
+        from uncertain.exporters.notebook import notebook_table_html
+
+        return notebook_table_html(list(self))
 
 
 def _positions(spans: list[Span]) -> dict[int, int]:

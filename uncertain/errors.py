@@ -7,14 +7,25 @@ A batch never stops on one of these: the CLI reports the file and goes on.
     ├── InputError              the input is missing, empty, unsupported, corrupt or too large
     ├── OutputError             an output folder cannot be created or written, or the disk is full
     ├── EngineError             an engine or model is missing, or the engine failed or timed out
-    └── CalibrationError        a calibrator file is missing, malformed or does not fit the document
+    ├── CalibrationError        a calibrator file is missing, malformed or does not fit the document
+    └── UsageError              a function was called with an argument it cannot take
+
+`InputError`, `CalibrationError` and `UsageError` are also `ValueError`s, `OutputError` an
+`OSError`, `EngineError` a `RuntimeError`, so code that catches the built-in kinds keeps working.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CalibrationError", "EngineError", "InputError", "OutputError", "UncertainError"]
+__all__ = [
+    "CalibrationError",
+    "EngineError",
+    "InputError",
+    "OutputError",
+    "UncertainError",
+    "UsageError",
+]
 
 
 class UncertainError(Exception):
@@ -51,3 +62,14 @@ class EngineError(UncertainError, RuntimeError):
 
 class CalibrationError(UncertainError, ValueError):
     """A calibrator is missing, malformed, or cannot be applied to the document's signals."""
+
+
+class UsageError(UncertainError, ValueError):
+    """A function was called with an argument it cannot take: an unknown option value, a number
+    out of range, a value of the wrong kind. The caller's mistake, not the input's: nothing about
+    the file or document is wrong. `problem` says what is wrong, `hint` what to pass instead."""
+
+    def __init__(self, problem: str, hint: str = "") -> None:
+        self.problem = problem
+        self.hint = hint
+        super().__init__(problem + (f"; {hint}" if hint else ""))

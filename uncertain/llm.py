@@ -83,7 +83,7 @@ def ask(
     model: str,
     base_url: str | None = None,
     client: Any = None,
-    style: Style | str = "inline",
+    style: Style = "inline",
     timeout: float = 120.0,
     max_tokens: int | None = 512,
     temperature: float = 0.0,

@@ -8,7 +8,7 @@ import pytest
 
 from tests.exporters.docs import audio_doc, image_doc
 from uncertain.document import Document
-from uncertain.errors import InputError
+from uncertain.errors import InputError, UsageError
 from uncertain.exporters import FORMATS, expand_formats, export, formats_for_kind, write
 
 SUFFIXES = {
@@ -66,9 +66,9 @@ def test_lists_commas_and_duplicates() -> None:
 
 
 def test_unknown_format_names_the_choices() -> None:
-    with pytest.raises(InputError, match=r"unknown output format 'docx'.*choose from text"):
+    with pytest.raises(UsageError, match=r"unknown output format 'docx'.*choose from text"):
         expand_formats("docx", audio_doc())
-    with pytest.raises(InputError, match="unknown output format"):
+    with pytest.raises(UsageError, match="unknown output format"):
         export(audio_doc(), "docx")
 
 

@@ -12,13 +12,12 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from uncertain._files import special_file_kind
 from uncertain.document import Document
-from uncertain.errors import InputError
+from uncertain.errors import InputError, UsageError
 
 __all__ = [
     "Adapter",
@@ -142,6 +141,9 @@ def sniff(source: Path | bytes) -> SniffResult:
 
 def registered_adapters() -> dict[str, Adapter]:
     """Adapters registered by other packages under the `uncertain.adapters` entry points."""
+    # Imported here: importlib.metadata takes longer to load than the rest of this module.
+    from importlib.metadata import entry_points
+
     found: dict[str, Adapter] = {}
     for entry in entry_points(group="uncertain.adapters"):
         adapter = entry.load()
@@ -150,10 +152,11 @@ def registered_adapters() -> dict[str, Adapter]:
     return found
 
 
-def adapter_for(kind: str) -> str:
-    """Name of the built-in engine for a media kind: `whisper` for sound, `tesseract` for pages."""
+def adapter_for(kind: MediaKind) -> str:
+    """Name of the built-in engine for a media kind: `whisper` for sound, `tesseract` for pages;
+    `UsageError` for another kind."""
     if kind in ("audio", "video"):
         return "whisper"
     if kind in ("image", "pdf"):
         return "tesseract"
-    raise InputError(None, f"no adapter reads {kind!r} media")
+    raise UsageError(f"no adapter reads {kind!r} media", "use audio, video, image or pdf")

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from uncertain._files import atomic_write_text
 from uncertain.document import Document
-from uncertain.errors import InputError
+from uncertain.errors import InputError, UsageError
 from uncertain.exporters._common import is_paged, is_timed
 from uncertain.exporters.alto import export_alto
 from uncertain.exporters.data import export_json, export_jsonl
@@ -86,21 +86,19 @@ FORMATS: dict[str, Format] = {
 """Every output format by name, in the order `all` lists them."""
 
 
-def _lookup(fmt: str, doc: Document | None = None) -> Format:
+def _lookup(fmt: str) -> Format:
     try:
         return FORMATS[fmt]
     except KeyError:
-        raise InputError(
-            None if doc is None else doc.source.path,
-            f"unknown output format {fmt!r}",
-            f"choose from {', '.join(FORMATS)} or all",
+        raise UsageError(
+            f"unknown output format {fmt!r}", f"choose from {', '.join(FORMATS)} or all"
         ) from None
 
 
 def expand_formats(fmt_or_list: str | Iterable[str], doc: Document) -> list[str]:
     """Format names for `doc`: `all` (alone, in a list, or comma-separated) becomes every
-    format that applies to it; duplicates are dropped; `InputError` for an unknown name
-    or a format that does not apply (e.g. vtt for an image)."""
+    format that applies to it; duplicates are dropped; `UsageError` for an unknown name,
+    `InputError` (naming the file) for a format that does not apply (e.g. vtt for an image)."""
     names = [fmt_or_list] if isinstance(fmt_or_list, str) else list(fmt_or_list)
     wanted: list[str] = []
     for name in (n.strip() for item in names for n in item.split(",")):
@@ -109,7 +107,7 @@ def expand_formats(fmt_or_list: str | Iterable[str], doc: Document) -> list[str]
         if name == "all":
             wanted += [f.name for f in FORMATS.values() if f.applies(doc)]
             continue
-        fmt = _lookup(name, doc)
+        fmt = _lookup(name)
         if not fmt.applies(doc):
             kind = "timed words (audio or video)" if fmt.applies_to == "timed" else "pages"
             raise InputError(
@@ -132,12 +130,13 @@ def formats_for_kind(kind: str) -> list[str]:
 
 
 def export(doc: Document, fmt: str, **options: Any) -> str:
-    """The document in format `fmt`, as text (options are passed to the exporter)."""
-    return _lookup(fmt, doc).export(doc, **options)
+    """The document in format `fmt`, as text (options are passed to the exporter);
+    `UsageError` for an unknown format."""
+    return _lookup(fmt).export(doc, **options)
 
 
 def write(doc: Document, fmt: str, out_dir: Path, stem: str, **options: Any) -> Path:
     """Export `doc` and write it atomically to `out_dir/stem + suffix`; returns the path."""
-    target = Path(out_dir) / f"{stem}{_lookup(fmt, doc).suffix}"
+    target = Path(out_dir) / f"{stem}{_lookup(fmt).suffix}"
     atomic_write_text(target, export(doc, fmt, **options))
     return target

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import PurePath
 from typing import Any
 
-import uncertain
+from uncertain._version import __version__
 from uncertain.document import Box, Document, Span
 from uncertain.exporters._common import char_confidences, layout, require_pages, xml_safe
 
@@ -88,7 +88,7 @@ def export_alto(doc: Document, **options: Any) -> str:
     ET.SubElement(processing, "processingStepSettings").text = xml_safe(settings)
     software = ET.SubElement(processing, "processingSoftware")
     ET.SubElement(software, "softwareName").text = "uncertain"
-    ET.SubElement(software, "softwareVersion").text = uncertain.__version__
+    ET.SubElement(software, "softwareVersion").text = __version__
     layout_element = ET.SubElement(root, "Layout")
     counters = [0, 0]
     for number, (page, areas) in enumerate(zip(doc.pages, layout(doc), strict=True), start=1):

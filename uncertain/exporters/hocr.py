@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import PurePath
 from typing import Any
 
-import uncertain
+from uncertain._version import __version__
 from uncertain.document import Box, Document, Span
 from uncertain.exporters._common import (
     char_confidences,
@@ -76,7 +76,7 @@ def export_hocr(doc: Document, **options: Any) -> str:
         head, "meta", {"http-equiv": "Content-Type", "content": "text/html; charset=utf-8"}
     )
     engine = " ".join(x for x in (doc.source.engine, doc.source.engine_version) if x)
-    system = f"uncertain {uncertain.__version__} ({engine})"
+    system = f"uncertain {__version__} ({engine})"
     ET.SubElement(head, "meta", {"name": "ocr-system", "content": xml_safe(system)})
     ET.SubElement(head, "meta", {"name": "ocr-capabilities", "content": CAPABILITIES})
     ET.SubElement(head, "meta", {"name": "ocr-number-of-pages", "content": str(len(doc.pages))})

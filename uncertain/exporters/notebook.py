@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
-from uncertain.document import NOTEBOOK_VIEWS, Document, Span
+from uncertain.document import Document, Span
 from uncertain.exporters._common import (
     Run,
     fmt_conf,
@@ -158,7 +158,3 @@ def notebook_table_html(docs: Iterable[Document]) -> str:
         f'<div class="uncertain-nb">{_STYLE}<table><thead><tr>{header}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
-
-
-NOTEBOOK_VIEWS["document"] = notebook_html
-NOTEBOOK_VIEWS["documents"] = notebook_table_html

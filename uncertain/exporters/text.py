@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, NamedTuple
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from uncertain.document import Document
 from uncertain.exporters._common import (
@@ -25,6 +22,10 @@ from uncertain.exporters._common import (
     run_text,
     summary,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 __all__ = ["ParsedMarker", "export_text", "parse_plain", "plain", "print_terminal"]
 
@@ -138,6 +139,8 @@ def _style(confidence: float | None) -> str:
 
 
 def _colour_text(doc: Document, threshold: float | None) -> Text:
+    from rich.text import Text
+
     runs = marked_runs(doc, threshold)
     in_run = run_index(runs)
     out = Text()
@@ -158,6 +161,8 @@ def _colour_text(doc: Document, threshold: float | None) -> Text:
 
 
 def _legend() -> Text:
+    from rich.text import Text
+
     legend = Text("confidence: ")
     labels = ("≥0.90", "0.70-0.90", "0.50-0.70", "<0.50")
     for (_, _, colour), label in zip(BANDS, labels, strict=True):
@@ -176,6 +181,9 @@ def print_terminal(doc: Document, console: Console, *, threshold: float | None =
     Without colour (output piped, `NO_COLOR` set) it prints the plain-marker view instead.
     Either way a one-line legend and a summary line follow.
     """
+    # rich is the terminal's concern: imported here, so the other formats load without it.
+    from rich.text import Text
+
     if console.no_color or console.color_system is None:
         console.print(
             Text(_visible(plain(doc, threshold=threshold))), soft_wrap=True, highlight=False

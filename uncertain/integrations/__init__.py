@@ -19,10 +19,13 @@ import inspect
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from uncertain.document import Document
-from uncertain.errors import InputError
+from uncertain.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from uncertain.render import Style
 
 __all__ = [
     "DOCUMENT_KEY",
@@ -63,7 +66,7 @@ OnError = Literal["raise", "skip"]
 """What a loader does with a file it cannot read: raise `InputError`, or log it and go on."""
 
 
-def page_content(doc: Document, style: str | None = "inline") -> str:
+def page_content(doc: Document, style: Style | None = "inline") -> str:
     """The text an LLM framework should see: `render(doc, style)`, or `doc.text` for None."""
     if style is None:
         return doc.text
@@ -73,7 +76,7 @@ def page_content(doc: Document, style: str | None = "inline") -> str:
 
 
 def document_metadata(
-    doc: Document, style: str | None = "inline", *, include_document: bool = True
+    doc: Document, style: Style | None = "inline", *, include_document: bool = True
 ) -> dict[str, str | int | float]:
     """Flat metadata for `doc`: strings and numbers only, plus the full JSON under DOCUMENT_KEY.
 
@@ -135,11 +138,11 @@ def read_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_style(style: str | None) -> None:
-    """Raise `ValueError` for a style `page_content` cannot render."""
+    """Raise `UsageError` (a `ValueError`) for a style `page_content` cannot render."""
     from uncertain.render import STYLES
 
     if style is not None and style not in STYLES:
-        raise ValueError(f"unknown style {style!r}; use one of {', '.join(STYLES)} or None")
+        raise UsageError(f"unknown style {style!r}", f"use one of {', '.join(STYLES)} or None")
 
 
 def read_files(
@@ -156,7 +159,7 @@ def read_files(
     (`EngineError`) always raise: they are not a property of one file.
     """
     if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        raise UsageError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     from uncertain.api import read
 
     for path in paths:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uncertain.document import Document
-from uncertain.errors import InputError
+from uncertain.errors import InputError, UsageError
 from uncertain.integrations import (
     DOCUMENT_KEY,
     OnError,
@@ -36,6 +36,8 @@ from uncertain.integrations import (
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document as LCDocument
+
+    from uncertain.render import Style
 
 __all__ = ["DOCUMENT_KEY", "INSTALL_HINT", "UncertainLoader", "to_langchain"]
 
@@ -59,7 +61,7 @@ def _lc_document_class() -> type[LCDocument]:
 
 
 def to_langchain(
-    doc: Document, style: str | None = "inline", *, source: str | Path | None = None
+    doc: Document, style: Style | None = "inline", *, source: str | Path | None = None
 ) -> LCDocument:
     """`doc` as a LangChain document: rendered text, flat metadata, the full JSON under one key.
 
@@ -88,14 +90,14 @@ class UncertainLoader(_BaseLoader):
         self,
         paths: str | Path | Iterable[str | Path],
         *,
-        style: str | None = "inline",
+        style: Style | None = "inline",
         on_error: OnError = "raise",
         **options: Any,
     ) -> None:
         super().__init__()
         check_style(style)
         if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+            raise UsageError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         self.paths = list(expand_paths(paths))
         self.style = style
         self.on_error: OnError = on_error

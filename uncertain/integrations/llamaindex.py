@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uncertain.document import Document
-from uncertain.errors import InputError
+from uncertain.errors import InputError, UsageError
 from uncertain.integrations import (
     DOCUMENT_KEY,
     OnError,
@@ -40,6 +40,8 @@ from uncertain.integrations import (
 
 if TYPE_CHECKING:
     from llama_index.core.schema import Document as LIDocument
+
+    from uncertain.render import Style
 
 __all__ = ["DOCUMENT_KEY", "INSTALL_HINT", "UncertainReader", "to_llamaindex"]
 
@@ -64,7 +66,7 @@ def _li_document_class() -> type[LIDocument]:
 
 def to_llamaindex(
     doc: Document,
-    style: str | None = "inline",
+    style: Style | None = "inline",
     *,
     source: str | Path | None = None,
     extra_info: Mapping[str, Any] | None = None,
@@ -100,12 +102,12 @@ class UncertainReader(_BaseReader):
     """
 
     def __init__(
-        self, *, style: str | None = "inline", on_error: OnError = "raise", **options: Any
+        self, *, style: Style | None = "inline", on_error: OnError = "raise", **options: Any
     ) -> None:
         super().__init__()
         check_style(style)
         if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+            raise UsageError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         self.style = style
         self.on_error: OnError = on_error
         self.options = read_options(options)

@@ -47,10 +47,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uncertain.document import Document
+from uncertain.errors import UsageError
 from uncertain.integrations import check_style, page_content, read_options
 
 if TYPE_CHECKING:
     import ray.data
+
+    from uncertain.api import Device
+    from uncertain.render import Style
 
 __all__ = ["INSTALL_HINT", "TranscribeConfig", "Transcriber", "result_schema", "transcribe_dataset"]
 
@@ -79,14 +83,14 @@ class TranscribeConfig:
 
     model: str = "tiny.en"
     language: str | None = None
-    device: str = "auto"
+    device: Device = "auto"
     alternatives: int = 0
     cross_check: str | None = None
     calibration: str | None = None
     threshold: float | None = None
     dpi: int = 300
     fuse: bool = True
-    style: str | None = "inline"
+    style: Style | None = "inline"
     cpu_threads: int | None = None
     warm_up: bool = True
 
@@ -99,7 +103,7 @@ class TranscribeConfig:
 
     @classmethod
     def from_options(
-        cls, style: str | None = "inline", cpu_threads: int | None = None, **options: Any
+        cls, style: Style | None = "inline", cpu_threads: int | None = None, **options: Any
     ) -> TranscribeConfig:
         """A config from `uncertain.read` keywords; unknown ones raise `TypeError` now."""
         check_style(style)
@@ -211,7 +215,7 @@ class Transcriber:
         paths = columns.get("path")
         blobs = columns.get("bytes")
         if paths is None and blobs is None:
-            raise ValueError(
+            raise UsageError(
                 f"the batch needs a 'path' or a 'bytes' column; it has {sorted(columns)}"
             )
         count = len(paths if paths is not None else blobs)  # type: ignore[arg-type]
@@ -249,7 +253,7 @@ def transcribe_dataset(
     num_cpus: float = 1,
     num_gpus: float = 0,
     batch_size: int = 4,
-    style: str | None = "inline",
+    style: Style | None = "inline",
     cpu_threads: int | None = None,
     **options: Any,
 ) -> ray.data.Dataset:
@@ -271,14 +275,14 @@ def transcribe_dataset(
     ray_module = _import("ray")
     rd = _import("ray.data")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        raise UsageError(f"batch_size must be at least 1, not {batch_size}")
     if cpu_threads is None and num_gpus == 0:
         # Pin engine threads to the CPUs each actor reserves, so actors do not oversubscribe.
         cpu_threads = max(1, math.floor(num_cpus))
     config = TranscribeConfig.from_options(style=style, cpu_threads=cpu_threads, **options)
     items = None if isinstance(paths, rd.Dataset) else [{"path": str(p)} for p in paths]
     if items is not None and not items:
-        raise ValueError("no files to read")
+        raise UsageError("no files to read", "pass at least one path")
     if not ray_module.is_initialized():
         ray_module.init()
     dataset: Any = paths

@@ -28,7 +28,16 @@ Control, zero-width, bidi-override and other invisible characters would survive 
 as raw characters but could reorder or hide markup on screen, so every style writes them as
 visible escapes (`&#x202E;`, `\\u{202E}`, `\\u202e`) that `parse` turns back into the character.
 Tab and newline stay as they are.
+
+`uncertain.render` is this package; the function is `uncertain.render.render`, also
+`uncertain.render_prompt`. Calling the package itself, `uncertain.render(doc)`, still works but
+is deprecated: it warns and calls `render`.
 """
+
+import sys
+import warnings
+from types import ModuleType
+from typing import Any
 
 from uncertain.render.guarding import guard
 from uncertain.render.parsing import ParsedMark, ParsedPrompt, parse
@@ -58,3 +67,21 @@ __all__ = [
     "to_messages",
     "trace",
 ]
+
+
+class _CallablePackage(ModuleType):
+    """This package, callable as the function it once was shadowed by (deprecated)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        warnings.warn(
+            "calling uncertain.render(doc, ...) is deprecated; use uncertain.render_prompt(doc, "
+            "...) or uncertain.render.render(doc, ...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return render(*args, **kwargs)
+
+
+# `uncertain.render(doc)` was the function until the package took the name back; a module whose
+# class has `__call__` keeps that call working while `uncertain.render` is this package.
+sys.modules[__name__].__class__ = _CallablePackage

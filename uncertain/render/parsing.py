@@ -208,11 +208,11 @@ def _parse_json(rendered: str) -> ParsedPrompt:
     return ParsedPrompt("".join(out), marks)
 
 
-def parse(rendered: str, style: Style | str = "inline") -> ParsedPrompt:
+def parse(rendered: str, style: Style = "inline") -> ParsedPrompt:
     """Read a prompt written by `render` back: the exact document text and the marks shown.
 
     `plain` gives the text back as it is, with no marks. Raises `InputError` when `rendered`
-    is not valid output of `style`.
+    is not valid output of `style`, `UsageError` for an unknown style.
     """
     _check_style(style)
     if style == "inline":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from uncertain.document import Document, Mark, Span
-from uncertain.errors import InputError
+from uncertain.errors import UsageError
 from uncertain.render.escaping import (
     _INVISIBLE,
     _bs_inside,
@@ -49,13 +49,13 @@ class _Run(NamedTuple):
 def _check_marks_option(marks: object) -> None:
     if isinstance(marks, str):
         if marks not in ("auto", "marks", "none"):
-            raise InputError(
-                None, f"unknown marks option {marks!r}", "use 'auto', 'marks', 'none' or 0..1"
+            raise UsageError(
+                f"unknown marks option {marks!r}", "use 'auto', 'marks', 'none' or 0..1"
             )
     elif isinstance(marks, bool) or not isinstance(marks, (int, float)):
-        raise InputError(None, f"marks must be a string or a probability, not {marks!r}")
+        raise UsageError(f"marks must be a string or a probability, not {marks!r}")
     elif not 0.0 <= float(marks) <= 1.0:
-        raise InputError(None, f"marks threshold {marks} is not a probability in 0..1")
+        raise UsageError(f"marks threshold {marks} is not a probability in 0..1")
 
 
 def _threshold_marks(doc: Document, threshold: float) -> list[Mark]:
@@ -133,7 +133,7 @@ def _runs(
     chosen = _chosen_marks(doc, marks)
     if max_marks is not None:
         if max_marks < 0:
-            raise InputError(None, f"max_marks must be 0 or more, not {max_marks}")
+            raise UsageError(f"max_marks must be 0 or more, not {max_marks}")
         if len(chosen) > max_marks:
             # Keep the least confident; ties go to the earlier mark so output is stable.
             order = sorted(range(len(chosen)), key=lambda n: (chosen[n].confidence, n))
@@ -370,12 +370,12 @@ _RENDERERS: dict[str, Callable[[Document, list[_Run], _Options], str]] = {
 
 def _check_style(style: str) -> None:
     if style not in _RENDERERS:
-        raise InputError(None, f"unknown prompt style {style!r}", f"use one of {', '.join(STYLES)}")
+        raise UsageError(f"unknown prompt style {style!r}", f"use one of {', '.join(STYLES)}")
 
 
 def render(
     doc: Document,
-    style: Style | str = "inline",
+    style: Style = "inline",
     *,
     marks: MarksOption = "auto",
     alternatives: int = 0,
@@ -395,11 +395,12 @@ def render(
     p out, models were not seen to use it and each digit costs a token; `footnotes` and
     `json` show 2). `positions`: add each mark's time range or page and box. `max_marks`:
     keep only the N least confident marks. `ids`: show span ids so an answer can refer back
-    to them (`trace` also finds marked words without them).
+    to them (`trace` also finds marked words without them). An unknown style or an option
+    value out of range raises `UsageError`.
     """
     _check_style(style)
     if digits is not None and (digits < 0 or digits > 6):
-        raise InputError(None, f"digits must be 0..6, not {digits}")
+        raise UsageError(f"digits must be 0..6, not {digits}")
     if digits is None and style in ("footnotes", "json"):
         digits = 2
     if style == "plain":
@@ -464,14 +465,14 @@ _DATA_RULE = (
 )
 
 
-def preamble(style: Style | str = "inline") -> str:
+def preamble(style: Style = "inline") -> str:
     """The short instruction that tells a model how to read `style`'s markup (<= 60 words)."""
     _check_style(style)
     return _PREAMBLES[style]
 
 
 def to_messages(
-    doc: Document, task: str, style: Style | str = "inline", **render_options: Any
+    doc: Document, task: str, style: Style = "inline", **render_options: Any
 ) -> list[dict[str, str]]:
     """Chat messages for `task` about `doc`: a system message, then the user's message.
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from uncertain.document import Document, Mark
-from uncertain.errors import InputError
+from uncertain.errors import UsageError
 from uncertain.render.escaping import _bs_unescape, _xml_unescape
 from uncertain.render.styles import MarksOption, Style, _check_style, _parse_ids, _Run, _runs
 
@@ -75,8 +75,7 @@ def _leaves(answer: object, path: str | None) -> Iterable[tuple[str | None, str]
     elif isinstance(answer, (int, float)) and not isinstance(answer, bool):
         yield path, str(answer)
     elif answer is not None and not isinstance(answer, bool):
-        raise InputError(
-            None,
+        raise UsageError(
             f"cannot trace an answer value of type {type(answer).__name__}",
             "pass text, or a dict/list of strings",
         )
@@ -137,7 +136,7 @@ def trace(
     doc: Document,
     answer: str | Mapping[str, Any] | Sequence[Any],
     *,
-    style: Style | str | None = None,
+    style: Style | None = None,
     marks: MarksOption = "auto",
     max_marks: int | None = None,
 ) -> list[TraceHit]:

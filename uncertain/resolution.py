@@ -1,4 +1,5 @@
-"""`resolve`: settle what calibrated evidence can settle, before any model sees the text.
+"""Resolution of readings: settle what calibrated evidence can settle, before any model sees
+the text. The function is `resolve`, also `uncertain.resolve`.
 
 For each word, `resolve` weighs the recognised reading against its alternatives (the N-best
 hypotheses, the cross-check's reading, OCR character choices) and keeps the reading with the
