@@ -67,8 +67,8 @@ def test_bytes_that_are_not_an_image_or_pdf_are_refused(samples_dir: Path) -> No
         open_pages((samples_dir / "jfk.wav").read_bytes(), 300)
 
 
-def test_an_object_of_another_type_is_refused() -> None:
-    with pytest.raises(InputError, match="cannot read a dict"):
+def test_an_object_of_another_type_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="cannot read a dict; pass a path"):
         open_pages({}, 300)
 
 

@@ -68,7 +68,8 @@ def open_pages(
 
     Scanned PDF pages are rendered at `dpi`; `password` opens an encrypted PDF; with
     `use_text_layer` False, digital PDF pages are rendered too. `InputError` when the input
-    cannot be read (missing, empty, corrupt, not an image or PDF).
+    cannot be read (missing, empty, corrupt, not an image or PDF), `TypeError` when `source`
+    is none of those types.
     """
     from uncertain.adapters import sniff
     from uncertain.adapters.images import (
@@ -112,10 +113,9 @@ def open_pages(
     if type(source).__module__ == "numpy" and hasattr(source, "shape"):
         image = array_to_image(source)
         return _single_image(image, "image/x-raw-array", None)
-    raise InputError(
-        None,
-        f"cannot read a {type(source).__name__}",
-        "pass a path, bytes, a PIL image or a numpy array",
+    # A caller's argument of the wrong type, not a bad input file: so not an InputError.
+    raise TypeError(
+        f"cannot read a {type(source).__name__}; pass a path, bytes, a PIL image or a numpy array"
     )
 
 
