@@ -98,6 +98,11 @@ def test_no_page_is_an_input_error() -> None:
         parse_hocr(b"")
 
 
+def test_hocr_of_another_type_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="str or bytes, not int"):
+        parse_hocr(42)  # type: ignore[arg-type]
+
+
 def test_malformed_markup_keeps_what_it_can() -> None:
     broken = (
         "<div class='ocr_page' title='bbox 0 0 10 10'><span class='ocrx_word' "

@@ -170,6 +170,10 @@ def test_missing_rapidocr_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="selective"):
         uncertain.read(SAMPLES / "clean_page.png", cross_check="rapidocr", cross_check_mode="x")
+    doc = Document(text="")
+    for check in (second.cross_check_pages, second.cross_check_source):
+        with pytest.raises(ValueError, match="unknown cross-check mode 'x'"):
+            check(doc, [], RapidOcrReader(), mode="x")  # type: ignore[arg-type]
 
 
 def _word(text: str, x0: float, x1: float, confidence: float = 0.9) -> OtherWord:

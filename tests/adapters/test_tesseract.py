@@ -13,14 +13,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from uncertain.adapters.hocr import HocrChar
-from uncertain.adapters.tesseract import (
-    WEAK_WORD_CONFIDENCE,
-    TesseractAdapter,
-    _Job,
-    _ordered_results,
-    _PageResult,
-    char_posteriors,
-)
+from uncertain.adapters.inputs import PageJob
+from uncertain.adapters.tesseract import WEAK_WORD_CONFIDENCE, TesseractAdapter, char_posteriors
+from uncertain.adapters.tesseract.pages import _ordered_results, _PageResult
 from uncertain.document import Document, Page
 from uncertain.errors import EngineError, InputError
 
@@ -181,6 +176,24 @@ def test_unknown_option_is_refused(adapter: TesseractAdapter) -> None:
         adapter.read(render(["x"]), colour="red")
 
 
+def test_dpi_out_of_range_is_a_value_error_not_an_input_error(adapter: TesseractAdapter) -> None:
+    with pytest.raises(ValueError, match="dpi 5 is out of range") as caught:
+        adapter.read(render(["x"]), dpi=5)
+    assert not isinstance(caught.value, InputError)
+
+
+def test_names_imported_from_the_module_before_it_was_a_package_still_are() -> None:
+    from uncertain.adapters import tesseract
+    from uncertain.adapters.inputs import OpenedInput, PageJob
+    from uncertain.adapters.tesseract import pages, pool
+
+    assert tesseract._Job is PageJob and tesseract._Input is OpenedInput
+    assert tesseract._POOL is pool._POOL and tesseract._Pool is pool._Pool
+    assert tesseract._ordered_results is pages._ordered_results
+    assert tesseract._PageResult is pages._PageResult
+    assert tesseract.MIN_IMAGE_SIDE == 8
+
+
 def test_one_pixel_image_gives_an_empty_page_with_its_reason(
     adapter: TesseractAdapter, tmp_path: Path
 ) -> None:
@@ -255,15 +268,15 @@ def test_ordered_results_keeps_order_and_bounds_pages_in_flight() -> None:
     most_waiting = 0
     lock = threading.Lock()
 
-    def jobs() -> Iterator[_Job]:
+    def jobs() -> Iterator[PageJob]:
         nonlocal drawn, most_waiting
         for index in range(12):
             with lock:
                 drawn += 1
                 most_waiting = max(most_waiting, drawn - done)
-            yield _Job(index, 1, 1, None)
+            yield PageJob(index, 1, 1, None)
 
-    def work(job: _Job) -> _PageResult:
+    def work(job: PageJob) -> _PageResult:
         time.sleep(0.002 * ((job.index * 7) % 5))  # finish out of order
         return _PageResult(Page(width=job.index + 1, height=1), None)
 
@@ -379,7 +392,7 @@ def test_auto_choices_read_small_pages_in_one_run(adapter: TesseractAdapter) -> 
 
 
 def _pooled_pids() -> set[int]:
-    from uncertain.adapters.tesseract import _POOL
+    from uncertain.adapters.tesseract.pool import _POOL
 
     return {process.process.pid for process in _POOL.idle}
 
@@ -388,10 +401,12 @@ def test_kept_process_reads_each_page_as_a_fresh_process_does() -> None:
     import subprocess
 
     from uncertain.adapters.hocr import parse_hocr
-    from uncertain.adapters.tesseract import _encode, _run_tesseract, _Settings
+    from uncertain.adapters.inputs import encode_page
+    from uncertain.adapters.tesseract.binary import _Settings
+    from uncertain.adapters.tesseract.pool import _run_tesseract
 
     settings = _Settings("tesseract", "eng", None, None, (), 60.0)
-    pages = [_encode(degrade(render(LINES), seed=seed)) for seed in range(3)]
+    pages = [encode_page(degrade(render(LINES), seed=seed)) for seed in range(3)]
     pooled = [_run_tesseract(settings, page, 300, None, 0) for page in pages]
     pids = _pooled_pids()
     pooled += [_run_tesseract(settings, page, 300, None, 0) for page in pages]
@@ -425,14 +440,16 @@ def test_bad_extra_config_is_a_page_error_naming_tesseract_s_complaint(
 
 
 def test_idle_processes_end_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
-    from uncertain.adapters import tesseract
-    from uncertain.adapters.tesseract import _encode, _Pool, _Settings
+    from uncertain.adapters.inputs import encode_page
+    from uncertain.adapters.tesseract import pool as kept
+    from uncertain.adapters.tesseract.binary import _Settings
+    from uncertain.adapters.tesseract.pool import _Pool
 
-    monkeypatch.setattr(tesseract, "_IDLE_SECONDS", 0.3)
+    monkeypatch.setattr(kept, "_IDLE_SECONDS", 0.3)
     pool = _Pool()
     arguments = tuple(_Settings("tesseract", "eng", None, None, (), 60.0).arguments(300, None))
     with pool.process(arguments) as process:
-        assert b"ocr_page" in process.read(_encode(render(LINES)), 60.0)
+        assert b"ocr_page" in process.read(encode_page(render(LINES)), 60.0)
     assert pool.idle == [process]
     deadline = time.monotonic() + 10
     while process.process.poll() is None and time.monotonic() < deadline:
@@ -445,7 +462,7 @@ def test_kept_process_survives_its_folder_removed_and_follows_tessdata(
 ) -> None:
     import shutil
 
-    from uncertain.adapters.tesseract import _POOL
+    from uncertain.adapters.tesseract.pool import _POOL
 
     adapter.read(render(LINES))
     for process in _POOL.idle:
@@ -471,7 +488,8 @@ def test_page_folders_of_killed_runs_are_swept() -> None:
     import sys
     import tempfile
 
-    from uncertain.adapters.tesseract import _FOLDER_PREFIX, _Pool, _Settings
+    from uncertain.adapters.tesseract.binary import _Settings
+    from uncertain.adapters.tesseract.pool import _FOLDER_PREFIX, _Pool
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -435,12 +435,13 @@ def parse_hocr(hocr: str | bytes, page_index: int = 0) -> HocrPage:
     """Parse the first `ocr_page` of an hOCR document into a `HocrPage` numbered `page_index`.
 
     Lenient and pure: malformed markup gives whatever structure could be recovered. Raises
-    `InputError` (a `ValueError`) when the input holds no `ocr_page` element.
+    `InputError` (a `ValueError`) when the input holds no `ocr_page` element, `TypeError`
+    when it is neither str nor bytes.
     """
     if isinstance(hocr, bytes):
         hocr = hocr.decode("utf-8", errors="replace")
     if not isinstance(hocr, str):
-        raise InputError(None, f"hOCR must be str or bytes, not {type(hocr).__name__}")
+        raise TypeError(f"hOCR must be str or bytes, not {type(hocr).__name__}")
     parser = _parse_well_formed(hocr, page_index)
     if parser is None:  # not well-formed XML: the lenient HTML parser recovers what it can
         parser = _Parser(page_index)

@@ -38,7 +38,7 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import JsonValue
 from rapidfuzz.distance import Indel
@@ -49,6 +49,7 @@ from uncertain.document import Alternative, Block, Document, Span
 from uncertain.errors import EngineError
 
 __all__ = [
+    "CrossCheckMode",
     "DEFAULT_LINE_THRESHOLD",
     "MAX_PAGE_PIXELS",
     "OtherWord",
@@ -66,6 +67,16 @@ _INSTALL_HINT = "install it with `pip install 'uncertain-ingest[rapidocr]'`"
 _MARGIN = 0.15  # of the line height, added around a line crop: glyphs overhang Tesseract's box
 
 PixelBox = tuple[float, float, float, float]
+
+CrossCheckMode = Literal["selective", "full"]
+"""`selective` re-reads the weak lines, `full` the whole page: see the module docstring."""
+_MODES: tuple[CrossCheckMode, ...] = get_args(CrossCheckMode)
+
+
+def _check_mode(mode: object) -> None:
+    # Checked at run time too: callers without a type checker pass any string.
+    if mode not in _MODES:
+        raise ValueError(f"unknown cross-check mode {mode!r}; use 'selective' or 'full'")
 
 
 @dataclass(frozen=True)
@@ -382,7 +393,7 @@ def cross_check_pages(
     pages: Iterable[tuple[int, Any]],
     reader: RapidOcrReader,
     *,
-    mode: str = "selective",
+    mode: CrossCheckMode = "selective",
     line_threshold: float = DEFAULT_LINE_THRESHOLD,
     line_budget: float | None = None,
 ) -> Document:
@@ -391,8 +402,7 @@ def cross_check_pages(
     `pages` yields (page index, PIL image) for the OCRed pages; digital pages are skipped.
     See the module docstring for the signals and modes.
     """
-    if mode not in ("selective", "full"):
-        raise ValueError(f"unknown cross-check mode {mode!r}; use 'selective' or 'full'")
+    _check_mode(mode)
     by_id: dict[int, tuple[dict[str, float], Alternative | None]] = {}
     notes: list[str] = []
     lines_read = lines_total = 0
@@ -482,10 +492,10 @@ def _page_images(source: Any, doc: Document) -> Iterable[tuple[int, Any]]:
 
     from PIL import Image
 
-    from uncertain.adapters.tesseract import _open_input
+    from uncertain.adapters.inputs import open_pages
 
     dpi = doc.source.settings.get("dpi")
-    opened = _open_input(source, float(dpi) if isinstance(dpi, (int, float)) else 300.0, None, True)
+    opened = open_pages(source, float(dpi) if isinstance(dpi, (int, float)) else 300.0, None, True)
     try:
         for job in opened.jobs:
             if job.image_bytes is None:
@@ -503,7 +513,7 @@ def cross_check_source(
     source: Any,
     reader: RapidOcrReader,
     *,
-    mode: str = "selective",
+    mode: CrossCheckMode = "selective",
     line_threshold: float = DEFAULT_LINE_THRESHOLD,
     line_budget: float | None = None,
 ) -> Document:
@@ -513,8 +523,7 @@ def cross_check_source(
     a page that cannot be decoded again) leaves Tesseract's reading with a note in
     `source.settings["cross_check_notes"]`.
     """
-    if mode not in ("selective", "full"):
-        raise ValueError(f"unknown cross-check mode {mode!r}; use 'selective' or 'full'")
+    _check_mode(mode)
     try:
         reader.engine()
         return cross_check_pages(
