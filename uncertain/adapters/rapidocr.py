@@ -46,7 +46,7 @@ from rapidfuzz.distance import Indel
 from uncertain.crosscheck import normalize_word as _normalize_word
 from uncertain.crosscheck import strip_diacritics
 from uncertain.document import Alternative, Block, Document, Span
-from uncertain.errors import EngineError
+from uncertain.errors import EngineError, UsageError
 
 __all__ = [
     "CrossCheckMode",
@@ -76,7 +76,7 @@ _MODES: tuple[CrossCheckMode, ...] = get_args(CrossCheckMode)
 def _check_mode(mode: object) -> None:
     # Checked at run time too: callers without a type checker pass any string.
     if mode not in _MODES:
-        raise ValueError(f"unknown cross-check mode {mode!r}; use 'selective' or 'full'")
+        raise UsageError(f"unknown cross-check mode {mode!r}", "use 'selective' or 'full'")
 
 
 @dataclass(frozen=True)

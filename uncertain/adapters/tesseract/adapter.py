@@ -18,6 +18,7 @@ from uncertain.adapters.tesseract.pages import _ocr_job, _ordered_results, _Page
 from uncertain.adapters.tesseract.pool import _cpu_count
 from uncertain.adapters.tesseract.reread import WEAK_WORD_CONFIDENCE
 from uncertain.document import Document, Source
+from uncertain.errors import UsageError
 
 __all__ = ["TesseractAdapter"]
 
@@ -152,7 +153,7 @@ class TesseractAdapter:
         dpi = float(options.get("dpi", self.dpi))
         if not 10 <= dpi <= 2400:
             # A caller's argument, not a bad input file: so not an InputError.
-            raise ValueError(f"dpi {dpi:g} is out of range; use 72..1200, usually 300")
+            raise UsageError(f"dpi {dpi:g} is out of range", "use 72..1200, usually 300")
         workers = options.get("workers", self.workers) or _cpu_count()
         timeout = float(options.get("page_timeout", self.page_timeout))
         psm = options.get("psm", self.psm)
@@ -236,4 +237,4 @@ def _check_char_choices(value: object) -> CharChoices:
     for choice in _CHAR_CHOICES:
         if value == choice:
             return choice
-    raise ValueError(f"char_choices must be one of {', '.join(_CHAR_CHOICES)}, not {value!r}")
+    raise UsageError(f"char_choices must be one of {', '.join(_CHAR_CHOICES)}, not {value!r}")
