@@ -262,8 +262,9 @@ def _distance(hyp: Sequence[str] | str, ref: Sequence[str] | str) -> int:
     return int(Levenshtein.distance(hyp, ref))
 
 
-def wer(hypothesis: str, reference: str) -> float:
-    """Word error rate: word edits (after normalization) per reference word."""
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate of `hypothesis` against `reference` (argument order as jiwer's): word
+    edits (after normalization) per reference word."""
     ref = normalize_text(reference, numbers=True).split()
     hyp = normalize_text(hypothesis, numbers=True).split()
     if not ref:
@@ -271,8 +272,9 @@ def wer(hypothesis: str, reference: str) -> float:
     return _distance(hyp, ref) / len(ref)
 
 
-def cer(hypothesis: str, reference: str) -> float:
-    """Character error rate: character edits (after normalization) per reference character."""
+def cer(reference: str, hypothesis: str) -> float:
+    """Character error rate of `hypothesis` against `reference` (argument order as jiwer's):
+    character edits (after normalization) per reference character."""
     ref = normalize_text(reference, numbers=True)
     hyp = normalize_text(hypothesis, numbers=True)
     if not ref:
