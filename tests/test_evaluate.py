@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +222,25 @@ def test_bootstrap_interval_resamples_groups_not_items() -> None:
     assert all(math.isnan(v) for v in bootstrap_interval(0, accuracy))
     same = bootstrap_interval(3, lambda d: 0.25, resamples=50)
     assert same == (0.25, 0.25)
+
+
+def test_fitting_is_fusions_and_fusion_loads_without_evaluate() -> None:
+    # Imports flow one way: evaluate imports fusion; fusion reaches evaluate's labelling only
+    # when a fit runs. The fitting names stay importable from uncertain.evaluate.
+    import uncertain.evaluate
+    import uncertain.fusion
+
+    assert uncertain.evaluate.fit_calibrator is uncertain.fusion.fit_calibrator
+    assert uncertain.evaluate.labelled_signals is uncertain.fusion.labelled_signals
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, uncertain.fusion; "
+            "print(sorted(m for m in sys.modules if m.startswith('uncertain.evaluate')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"
