@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +81,7 @@ def test_normalize_text(raw: str, expected: str) -> None:
 )
 def test_whole_text_numbers_compare_equal_either_way(written: str, spoken: str) -> None:
     assert normalize_text(written, numbers=True) == normalize_text(spoken, numbers=True)
-    assert wer(written, spoken) == 0.0
+    assert wer(spoken, written) == 0.0
     assert all(label_spans(make_doc(written.split()), spoken))
 
 
@@ -104,7 +106,7 @@ def test_label_spans_does_not_invent_errors_from_writing_conventions() -> None:
     ref = "i am <cutoff-x> going to meet mister smith on the twenty first [laughter] um in "
     ref += "fourteen seventy the color blind one"
     assert label_spans(hyp, ref) == [True] * len(hyp.spans)
-    assert wer(hyp.text, ref) == 0.0
+    assert wer(ref, hyp.text) == 0.0
 
 
 def test_align_words_labels_each_hypothesis_word() -> None:
@@ -125,9 +127,19 @@ def test_label_spans_handles_numbers_and_punctuation() -> None:
 
 def test_wer_and_cer() -> None:
     assert wer("the cat sat", "the cat sat") == 0.0
-    assert wer("the bat sat down", "the cat sat") == pytest.approx(2 / 3)
-    assert cer("abcd", "abce") == pytest.approx(1 / 4)
+    assert wer("the cat sat", "the bat sat down") == pytest.approx(2 / 3)
+    assert cer("abce", "abcd") == pytest.approx(1 / 4)
     assert wer("", "") == 0.0
+
+
+def test_wer_and_cer_take_reference_first() -> None:
+    # Argument order as jiwer's: (reference, hypothesis). Two inserted words are two edits
+    # per two reference words; read the other way round they would be two deletions in four.
+    assert wer("the cat", "the cat sat down") == pytest.approx(1.0)
+    assert wer(reference="the cat", hypothesis="the cat sat down") == pytest.approx(1.0)
+    assert wer("the cat sat down", "the cat") == pytest.approx(0.5)
+    assert cer("abc", "abcdef") == pytest.approx(1.0)
+    assert cer("abcdef", "abc") == pytest.approx(0.5)
 
 
 def test_auroc_hand_computed() -> None:
@@ -210,3 +222,25 @@ def test_bootstrap_interval_resamples_groups_not_items() -> None:
     assert all(math.isnan(v) for v in bootstrap_interval(0, accuracy))
     same = bootstrap_interval(3, lambda d: 0.25, resamples=50)
     assert same == (0.25, 0.25)
+
+
+def test_fitting_is_fusions_and_fusion_loads_without_evaluate() -> None:
+    # Imports flow one way: evaluate imports fusion; fusion reaches evaluate's labelling only
+    # when a fit runs. The fitting names stay importable from uncertain.evaluate.
+    import uncertain.evaluate
+    import uncertain.fusion
+
+    assert uncertain.evaluate.fit_calibrator is uncertain.fusion.fit_calibrator
+    assert uncertain.evaluate.labelled_signals is uncertain.fusion.labelled_signals
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, uncertain.fusion; "
+            "print(sorted(m for m in sys.modules if m.startswith('uncertain.evaluate')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

@@ -25,7 +25,7 @@ TASK = (
 def test_correction_returns_the_transcript(llm_server: str) -> None:
     doc = uncertain.transcribe(SAMPLES / "synthetic_drug.wav", alternatives=3)
     reference = (SAMPLES / "synthetic_drug.ref.txt").read_text()
-    original = wer(doc.text, reference)
+    original = wer(reference, doc.text)
     for style in ("plain", "brackets"):
         answer = uncertain.ask(
             doc, TASK, model=MODEL, base_url=llm_server, style=style, max_tokens=48, timeout=SLOW
@@ -34,7 +34,7 @@ def test_correction_returns_the_transcript(llm_server: str) -> None:
         # A transcript of the same recording, not chatter around one: most of its words are
         # the transcript's (how much a model improves it is bench/downstream.py's business;
         # the 0.5B model sometimes leaves a mark's probability behind), and no mark echoed.
-        assert wer(corrected, doc.text) <= 0.5, corrected
-        assert wer(corrected, reference) <= original + 0.5, corrected
+        assert wer(doc.text, corrected) <= 0.5, corrected
+        assert wer(reference, corrected) <= original + 0.5, corrected
         assert "<u>" not in corrected and "<unsure" not in corrected
         assert "?]" not in corrected and "[?" not in corrected

@@ -1,0 +1,357 @@
+"""Calibrators: map a span's signals to the probability that the span is right.
+
+Two kinds exist, both fitted in numpy and saved as small JSON files with a `kind`
+discriminator:
+
+- `LogisticCalibrator`: several named features, each a signal under a simple transform
+  (`raw`, `logit`, `log`, `indicator`), combined by L2-regularised logistic regression
+  fitted by Newton's method (IRLS), with optional sample weights.
+- `IsotonicCalibrator`: one feature, mapped through a monotone step function found by
+  pool-adjacent-violators, stored as breakpoints and interpolated linearly between them
+  (plus a slope under 1e-4 that keeps the feature's ranking exactly, ties included).
+
+A signal a span lacks takes its feature's documented `default` (before the transform).
+`load_calibrator` (or `Calibrator.load`) reads either kind back.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from uncertain.errors import CalibrationError
+from uncertain.fusion.signals import Feature, _number
+
+FloatArray = npt.NDArray[np.float64]
+
+CALIBRATION_FORMAT_VERSION = 1
+"""Version of the calibrator JSON format; files with a higher version are refused."""
+DEFAULT_THRESHOLD = 0.5
+"""Threshold used when a calibrator does not carry its own."""
+
+_TIE_BREAK = 1e-4
+
+
+class Calibrator(ABC):
+    """Maps span signals to the probability that the span is right."""
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self,
+        features: Sequence[Feature],
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self.features = list(features)
+        self.threshold = threshold
+        self.metadata: dict[str, str] = dict(metadata or {})
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The signals this calibrator reads, in order."""
+        return [f.signal for f in self.features]
+
+    def matrix(self, signals: Sequence[Mapping[str, float]]) -> FloatArray:
+        """Transformed feature matrix (rows: spans, columns: features); defaults fill gaps."""
+        columns = []
+        for feature in self.features:
+            name, default = feature.signal, feature.default
+            column = np.fromiter(
+                (row.get(name, default) for row in signals), dtype=np.float64, count=len(signals)
+            )
+            columns.append(feature.apply(column))
+        if not columns:
+            return np.zeros((len(signals), 0))
+        return np.column_stack(columns)
+
+    def predict(self, signals: Sequence[Mapping[str, float]]) -> FloatArray:
+        """Probability that each span is right, one per row of `signals`."""
+        return self.predict_matrix(self.matrix(signals))
+
+    @abstractmethod
+    def predict_matrix(self, x: FloatArray) -> FloatArray:
+        """Probabilities from an already transformed feature matrix."""
+
+    @abstractmethod
+    def fit(
+        self,
+        signals: Sequence[Mapping[str, float]],
+        correct: Sequence[bool] | npt.NDArray[Any],
+        weights: Sequence[float] | npt.NDArray[Any] | None = None,
+    ) -> Calibrator:
+        """Fit to spans' signals and whether each span was right; returns self."""
+
+    @abstractmethod
+    def _parameters(self) -> dict[str, Any]: ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """The calibrator as a JSON-ready dict."""
+        return {
+            "kind": self.kind,
+            "version": CALIBRATION_FORMAT_VERSION,
+            "features": [f.to_dict() for f in self.features],
+            "threshold": self.threshold,
+            **self._parameters(),
+            "metadata": self.metadata,
+        }
+
+    def to_json(self) -> str:
+        """The calibrator as a small JSON document."""
+        return json.dumps(self.to_dict(), indent=1) + "\n"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the calibrator's JSON to `path`."""
+        from uncertain._files import atomic_write_text
+
+        target = Path(path)
+        atomic_write_text(target, self.to_json())
+        return target
+
+    @staticmethod
+    def from_json(data: str | bytes, *, path: str | Path | None = None) -> Calibrator:
+        """Parse a calibrator; `CalibrationError` naming `path` when it is not a valid one."""
+        where = f"{path}: " if path is not None else ""
+        try:
+            raw = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CalibrationError(f"{where}not a calibrator: not JSON ({error})") from None
+        try:
+            return _from_dict(raw)
+        except (KeyError, TypeError, ValueError) as error:
+            message = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+            raise CalibrationError(
+                f"{where}not a valid calibrator: {message}; refit it with "
+                "bench/fit_calibration.py or pass another file"
+            ) from None
+
+    @staticmethod
+    def load(path: str | Path) -> Calibrator:
+        """Read a calibrator from a JSON file; `CalibrationError` naming the file on any problem."""
+        file = Path(path)
+        try:
+            data = file.read_bytes()
+        except OSError as error:
+            raise CalibrationError(f"{file}: cannot read calibrator ({error.strerror})") from None
+        return Calibrator.from_json(data, path=file)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f.name for f in self.features)})"
+
+
+def load_calibrator(path: str | Path) -> Calibrator:
+    """Read a calibrator JSON file (either kind)."""
+    return Calibrator.load(path)
+
+
+def _from_dict(raw: Any) -> Calibrator:
+    if not isinstance(raw, dict):
+        raise ValueError("expected a JSON object")
+    version = raw.get("version")
+    if not isinstance(version, int) or version < 1 or version > CALIBRATION_FORMAT_VERSION:
+        raise ValueError(
+            f"format version {version!r} is not one this uncertain reads "
+            f"(1..{CALIBRATION_FORMAT_VERSION})"
+        )
+    features = [Feature.from_dict(f) for f in raw["features"]]
+    threshold = _number(raw.get("threshold", DEFAULT_THRESHOLD), "threshold")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold {threshold} is outside [0, 1]")
+    metadata = raw.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ValueError("metadata must be an object")
+    meta = {str(k): str(v) for k, v in metadata.items()}
+    kind = raw.get("kind")
+    if kind == LogisticCalibrator.kind:
+        coefficients = [_number(c, "coefficient") for c in raw["coefficients"]]
+        if len(coefficients) != len(features):
+            raise ValueError(f"{len(coefficients)} coefficients for {len(features)} features")
+        return LogisticCalibrator(
+            features,
+            coefficients=coefficients,
+            intercept=_number(raw["intercept"], "intercept"),
+            l2=_number(raw.get("l2", 1.0), "l2"),
+            threshold=threshold,
+            metadata=meta,
+        )
+    if kind == IsotonicCalibrator.kind:
+        if len(features) != 1:
+            raise ValueError(f"an isotonic calibrator has one feature, not {len(features)}")
+        x = [_number(v, "breakpoint") for v in raw["x"]]
+        y = [_number(v, "value") for v in raw["y"]]
+        if len(x) != len(y) or not x:
+            raise ValueError("x and y must be non-empty lists of equal length")
+        if np.any(np.diff(x) < 0) or np.any(np.diff(y) < 0):
+            raise ValueError("breakpoints and values must be non-decreasing")
+        if not all(0.0 <= v <= 1.0 for v in y):
+            raise ValueError("values must lie in [0, 1]")
+        return IsotonicCalibrator(features[0], x=x, y=y, threshold=threshold, metadata=meta)
+    raise ValueError(f"unknown kind {kind!r} (known: logistic, isotonic)")
+
+
+def _as_arrays(
+    n: int,
+    correct: Sequence[bool] | npt.NDArray[Any],
+    weights: Sequence[float] | npt.NDArray[Any] | None,
+) -> tuple[FloatArray, FloatArray]:
+    y = np.asarray(correct, dtype=np.float64)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if y.shape != (n,) or w.shape != (n,):
+        raise ValueError(f"{n} rows of signals, {y.size} labels and {w.size} weights")
+    if n == 0:
+        raise ValueError("nothing to fit: no spans")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError("weights must be finite and non-negative")
+    return y, w
+
+
+class LogisticCalibrator(Calibrator):
+    """P(right) = sigmoid(intercept + sum(coefficient_i * feature_i)), L2-regularised."""
+
+    kind: ClassVar[str] = "logistic"
+
+    def __init__(
+        self,
+        features: Sequence[Feature],
+        *,
+        coefficients: Sequence[float] | None = None,
+        intercept: float = 0.0,
+        l2: float = 1.0,
+        threshold: float = DEFAULT_THRESHOLD,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(features, threshold=threshold, metadata=metadata)
+        self.coefficients = (
+            np.zeros(len(self.features))
+            if coefficients is None
+            else np.asarray(coefficients, dtype=np.float64)
+        )
+        self.intercept = float(intercept)
+        self.l2 = float(l2)
+
+    def predict_matrix(self, x: FloatArray) -> FloatArray:
+        z = x @ self.coefficients + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+
+    def fit(
+        self,
+        signals: Sequence[Mapping[str, float]],
+        correct: Sequence[bool] | npt.NDArray[Any],
+        weights: Sequence[float] | npt.NDArray[Any] | None = None,
+        *,
+        max_iter: int = 100,
+        tol: float = 1e-8,
+    ) -> LogisticCalibrator:
+        """Newton/IRLS on standardized features; the penalty `l2` is per unit of total weight."""
+        x = self.matrix(signals)
+        y, w = _as_arrays(x.shape[0], correct, weights)
+        w = w / w.mean()  # the penalty's strength does not depend on the weights' scale
+        # Standardize so one penalty suits features of any scale; folded back afterwards.
+        mean = np.average(x, axis=0, weights=w) if x.shape[1] else np.zeros(0)
+        std = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w)) if x.shape[1] else mean
+        std = np.where(std > 1e-12, std, 1.0)
+        design = np.column_stack([np.ones(x.shape[0]), (x - mean) / std])
+        penalty = np.full(design.shape[1], self.l2)
+        penalty[0] = 0.0  # the intercept is not shrunk
+        beta = np.zeros(design.shape[1])
+        for _ in range(max_iter):
+            p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -40.0, 40.0)))
+            gradient = design.T @ (w * (y - p)) - penalty * beta
+            curvature = np.maximum(w * p * (1.0 - p), 1e-12)
+            hessian = (design * curvature[:, None]).T @ design + np.diag(penalty + 1e-9)
+            step = np.linalg.solve(hessian, gradient)
+            beta = beta + step
+            if float(np.max(np.abs(step))) < tol:
+                break
+        self.coefficients = beta[1:] / std
+        self.intercept = float(beta[0] - np.sum(beta[1:] * mean / std))
+        return self
+
+    def _parameters(self) -> dict[str, Any]:
+        return {
+            "coefficients": [float(c) for c in self.coefficients],
+            "intercept": self.intercept,
+            "l2": self.l2,
+        }
+
+
+class IsotonicCalibrator(Calibrator):
+    """A monotone non-decreasing map of one feature, interpolated between breakpoints."""
+
+    kind: ClassVar[str] = "isotonic"
+
+    def __init__(
+        self,
+        feature: Feature,
+        *,
+        x: Sequence[float] | None = None,
+        y: Sequence[float] | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__([feature], threshold=threshold, metadata=metadata)
+        self.x = np.asarray([0.0] if x is None else x, dtype=np.float64)
+        self.y = np.asarray([0.5] if y is None else y, dtype=np.float64)
+
+    def predict_matrix(self, x: FloatArray) -> FloatArray:
+        # The steps and the flat ends of an isotonic map tie spans the raw score tells apart;
+        # a slope of at most 1e-4 breaks those ties, so the ranking (and AUROC) is exactly
+        # the feature's while no probability moves by more than 1e-4.
+        values = x[:, 0]
+        mapped = np.interp(values, self.x, self.y) + _TIE_BREAK * np.tanh(values)
+        return cast(FloatArray, np.clip(mapped, 0.0, 1.0))
+
+    def fit(
+        self,
+        signals: Sequence[Mapping[str, float]],
+        correct: Sequence[bool] | npt.NDArray[Any],
+        weights: Sequence[float] | npt.NDArray[Any] | None = None,
+        *,
+        clip: float = 1e-3,
+    ) -> IsotonicCalibrator:
+        """Pool adjacent violators on the sorted feature; values are clipped to [clip, 1-clip]."""
+        values = self.matrix(signals)[:, 0]
+        y, w = _as_arrays(values.size, correct, weights)
+        order = np.argsort(values, kind="mergesort")
+        xs, ys, ws = values[order], y[order], w[order]
+        # Ties in x form one starting block, so equal inputs always get equal outputs.
+        unique, start = np.unique(xs, return_index=True)
+        block_w = np.add.reduceat(ws, start)
+        block_y = np.add.reduceat(ws * ys, start)
+        block_x = np.add.reduceat(ws * xs, start)
+        keep = block_w > 0
+        pooled = _pool_adjacent_violators(block_y[keep], block_w[keep], block_x[keep])
+        self.x, self.y = pooled[0], np.clip(pooled[1], clip, 1.0 - clip)
+        if unique.size and not keep.any():
+            raise ValueError("all weights are zero")
+        return self
+
+    def _parameters(self) -> dict[str, Any]:
+        return {"x": [float(v) for v in self.x], "y": [float(v) for v in self.y]}
+
+
+def _pool_adjacent_violators(
+    sums: FloatArray, weights: FloatArray, x_sums: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Merge neighbouring blocks until means are non-decreasing; returns (x means, y means)."""
+    stack_s: list[float] = []
+    stack_w: list[float] = []
+    stack_x: list[float] = []
+    for s, w, xs in zip(sums.tolist(), weights.tolist(), x_sums.tolist(), strict=True):
+        stack_s.append(s)
+        stack_w.append(w)
+        stack_x.append(xs)
+        while len(stack_s) > 1 and stack_s[-2] / stack_w[-2] >= stack_s[-1] / stack_w[-1]:
+            s2, w2, x2 = stack_s.pop(), stack_w.pop(), stack_x.pop()
+            stack_s[-1] += s2
+            stack_w[-1] += w2
+            stack_x[-1] += x2
+    w_arr = np.asarray(stack_w)
+    return np.asarray(stack_x) / w_arr, np.asarray(stack_s) / w_arr

@@ -1,0 +1,90 @@
+"""Fitting calibrators on your own documents and their references.
+
+`labelled_signals` turns documents and references into calibrator inputs (each word's
+signals and whether it is right); `fit_calibrator` fits a calibrator with the features of the
+bundled one for the documents' engine. Judging words right or wrong against a reference is
+`uncertain.evaluate`'s work: it is imported when a fit runs, so fusion does not depend on
+evaluate when it loads (evaluate imports fusion, not the other way round).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from uncertain.document import Document
+from uncertain.errors import CalibrationError
+from uncertain.fusion.bundled import default_calibrator
+from uncertain.fusion.calibrators import Calibrator, IsotonicCalibrator, LogisticCalibrator
+from uncertain.fusion.signals import span_signals
+
+if TYPE_CHECKING:
+    from uncertain.evaluate.references import BoxReference
+
+
+def labelled_signals(
+    docs_with_refs: Iterable[tuple[Document, str | BoxReference]],
+) -> tuple[list[dict[str, float]], list[bool], list[float]]:
+    """Calibrator inputs from documents and their references: each word's signals (as
+    `span_signals` gives them), whether it is right, and its current confidence (NaN when
+    unfused). Punctuation-only spans are left out."""
+    # Imported here so that fusion never imports evaluate when it loads.
+    from uncertain.evaluate.boxes import score_by_boxes
+    from uncertain.evaluate.normalize import label_page_spans, label_spans, normalize_words
+    from uncertain.evaluate.references import BoxReference
+
+    rows: list[dict[str, float]] = []
+    labels: list[bool] = []
+    confidences: list[float] = []
+    for doc, reference in docs_with_refs:
+        signals = span_signals(doc)
+        if isinstance(reference, BoxReference):
+            span_labels = score_by_boxes(doc, reference)[0]
+        elif doc.pages:
+            span_labels = label_page_spans(doc, reference)[0]
+        else:
+            span_labels = label_spans(doc, reference)
+        for span, row, right in zip(doc.spans, signals, span_labels, strict=True):
+            if normalize_words(span.text):
+                rows.append(row)
+                labels.append(right)
+                confidences.append(math.nan if span.confidence is None else span.confidence)
+    return rows, labels, confidences
+
+
+def fit_calibrator(
+    docs_with_refs: Iterable[tuple[Document, str | BoxReference]], *, kind: str = "logistic"
+) -> Calibrator:
+    """Fit a calibrator on your own documents (unfused or fused) and their reference texts.
+
+    It uses the features of the bundled calibrator for the documents' engine and model:
+    `logistic` refits all of them, `isotonic` maps the first (the engine's main score)
+    monotonically. `CalibrationError` when there is nothing to fit on, or no wrong (or no
+    right) word to learn from.
+    """
+    pairs = list(docs_with_refs)
+    if kind not in ("logistic", "isotonic"):
+        raise CalibrationError(f"unknown calibrator kind {kind!r}; use logistic or isotonic")
+    if not pairs:
+        raise CalibrationError("no documents to fit on; pass files with reference texts")
+    bundled, _ = default_calibrator(pairs[0][0])
+    rows, labels, _ = labelled_signals(pairs)
+    wrong = labels.count(False)
+    if wrong == 0 or wrong == len(labels):
+        raise CalibrationError(
+            f"the {len(labels)} words hold {wrong} wrong ones: a calibrator needs both right and "
+            "wrong words; add harder recordings or scans (noise, accents, low resolution)"
+        )
+    corpus = f"{len(pairs)} documents, {len(labels)} words, {wrong} wrong (uncertain calibrate)"
+    calibrator: Calibrator
+    if kind == "logistic":
+        calibrator = LogisticCalibrator(
+            bundled.features, threshold=bundled.threshold, metadata={"corpus": corpus}
+        )
+    else:
+        calibrator = IsotonicCalibrator(
+            bundled.features[0], threshold=bundled.threshold, metadata={"corpus": corpus}
+        )
+    calibrator.fit(rows, labels)
+    return calibrator
