@@ -137,6 +137,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("uncertain.document", "uncertain._table"),  # the data model
     # Readers: engine adapters, and the cross-check that joins a second reading to the first.
     ("uncertain.adapters", "uncertain.crosscheck"),
+    # Scoring words against reference texts: fitting a calibrator labels words with these.
+    (
+        "uncertain.evaluate.normalize",
+        "uncertain.evaluate.measures",
+        "uncertain.evaluate.references",
+        "uncertain.evaluate.boxes",
+    ),
     ("uncertain.fusion",),  # signals into calibrated confidence and marks
     # Consumers of a fused document.
     (
