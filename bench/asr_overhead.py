@@ -26,9 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from uncertain.adapters import whisper
 from uncertain.adapters.audio import load_audio
-from uncertain.adapters.whisper import WhisperAdapter
+from uncertain.adapters.whisper import WhisperAdapter, nbest
 
 REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata" / "audio"
 
@@ -61,7 +60,7 @@ def measure(model: str, files: list[Path], repeats: int) -> None:
     for audio in audios[:1]:  # warm up both
         _plain(plain, audio)
         adapter.read(audio)
-    cut = whisper.UNCERTAIN_WORD_PROBABILITY
+    cut = nbest.UNCERTAIN_WORD_PROBABILITY
     runs = ("plain", "ours", "alternatives", "every window")
     totals: dict[str, list[float]] = {name: [] for name in runs}
     cpu_totals: dict[str, list[float]] = {name: [] for name in runs}
@@ -71,7 +70,7 @@ def measure(model: str, files: list[Path], repeats: int) -> None:
         for number, audio in enumerate(audios):
             reference = None
             for name in runs[number % 4 :] + runs[: number % 4]:
-                whisper.UNCERTAIN_WORD_PROBABILITY = 1.01 if name == "every window" else cut
+                nbest.UNCERTAIN_WORD_PROBABILITY = 1.01 if name == "every window" else cut
                 start = time.perf_counter()
                 cpu_start = time.process_time()
                 if name == "plain":
@@ -82,7 +81,7 @@ def measure(model: str, files: list[Path], repeats: int) -> None:
                     adapter.read(audio, alternatives=3)
                 spent[name] += time.perf_counter() - start
                 cpu[name] += time.process_time() - cpu_start
-            whisper.UNCERTAIN_WORD_PROBABILITY = cut
+            nbest.UNCERTAIN_WORD_PROBABILITY = cut
             if document.text != reference:
                 print(f"  MISMATCH: adapter text differs from plain faster-whisper: {reference!r}")
         for name in runs:

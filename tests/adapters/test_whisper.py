@@ -290,14 +290,17 @@ def test_batched_inference(adapter: WhisperAdapter, plain: WhisperModel, clips: 
     _check_spans(document)
 
 
-def test_unknown_option_is_an_input_error(adapter: WhisperAdapter, clips: list[Path]) -> None:
-    with pytest.raises(InputError, match="beam_sise"):
+def test_unknown_option_is_a_value_error(adapter: WhisperAdapter, clips: list[Path]) -> None:
+    # A caller's mistake in arguments, not a bad input file.
+    with pytest.raises(ValueError, match="beam_sise") as caught:
         adapter.read(clips[0], beam_sise=3)
+    assert not isinstance(caught.value, InputError)
 
 
 def test_alternatives_and_batching_conflict(adapter: WhisperAdapter, clips: list[Path]) -> None:
-    with pytest.raises(InputError, match="batch"):
+    with pytest.raises(ValueError, match="batch") as caught:
         adapter.read(clips[0], alternatives=2, batch_size=4)
+    assert not isinstance(caught.value, InputError)
 
 
 def test_timeout_is_an_engine_error(adapter: WhisperAdapter, clips: list[Path]) -> None:
@@ -335,11 +338,11 @@ def test_engine_failure_is_an_engine_error(
 def test_nbest_search_only_for_windows_in_doubt_the_beam_list_elsewhere(
     adapter: WhisperAdapter, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from uncertain.adapters import whisper
+    from uncertain.adapters.whisper import engine, nbest
 
     clip = samples_dir / "synthetic_drug.wav"  # one decoding window, with misheard words
     plain = adapter.read(clip)
-    probe = whisper._probe_class()
+    probe = engine._probe_class()
     searches: list[int] = []
     search = probe._nbest
 
@@ -349,17 +352,17 @@ def test_nbest_search_only_for_windows_in_doubt_the_beam_list_elsewhere(
 
     monkeypatch.setattr(probe, "_nbest", counted)
     # No word in doubt: no search at all; the decode's own beam still gives the N-best list.
-    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", 0.0)
+    monkeypatch.setattr(nbest, "UNCERTAIN_WORD_PROBABILITY", 0.0)
     beam_only = adapter.read(clip, alternatives=3)
     assert beam_only.text == plain.text and not searches
     assert all(s.signals["hypothesis_count"] == 4 for s in beam_only.spans)
     # A window holding a word in doubt gets its own search.
-    monkeypatch.setattr(whisper, "UNCERTAIN_WORD_PROBABILITY", 1.01)
+    monkeypatch.setattr(nbest, "UNCERTAIN_WORD_PROBABILITY", 1.01)
     searched = adapter.read(clip, alternatives=3)
     assert searched.text == plain.text and len(searches) == 1
-    nbest = ("nbest_agreement", "hypothesis_count")
+    added = ("nbest_agreement", "hypothesis_count")
     for ours, theirs in zip(searched.spans, plain.spans, strict=True):
-        assert {k: v for k, v in ours.signals.items() if k not in nbest} == theirs.signals
+        assert {k: v for k, v in ours.signals.items() if k not in added} == theirs.signals
 
 
 def test_long_window_features_are_the_originals_bit_for_bit(
@@ -446,5 +449,20 @@ def _write_wav(path: Path, samples: np.ndarray[Any, Any]) -> None:
 
 
 def test_seed_must_be_a_whole_number(adapter: WhisperAdapter, samples_dir: Path) -> None:
-    with pytest.raises((InputError, ValueError), match="seed"):
+    with pytest.raises(ValueError, match="seed") as caught:
         adapter.read(samples_dir / "jfk.wav", seed="7")  # type: ignore[arg-type]
+    assert not isinstance(caught.value, InputError)
+
+
+def test_alternatives_must_be_a_whole_number(adapter: WhisperAdapter, samples_dir: Path) -> None:
+    with pytest.raises(ValueError, match="alternatives must be") as caught:
+        adapter.read(samples_dir / "jfk.wav", alternatives=-1)
+    assert not isinstance(caught.value, InputError)
+
+
+def test_device_and_compute_type_are_checked_when_the_adapter_is_made() -> None:
+    with pytest.raises(ValueError, match=r"device must be one of 'auto', 'cpu', 'cuda', not 'gpu'"):
+        WhisperAdapter(device="gpu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"compute_type must be one of .*'int8'.*not 'int4'"):
+        WhisperAdapter(compute_type="int4")  # type: ignore[arg-type]
+    assert WhisperAdapter(device="cpu", compute_type="float32").compute_type == "float32"
