@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from uncertain.adapters.tesseract import TesseractAdapter
-    from uncertain.adapters.whisper import WhisperAdapter
+    from uncertain.adapters.whisper import ComputeType, WhisperAdapter
     from uncertain.fusion import Calibrator
 
 __all__ = [
@@ -56,7 +56,7 @@ def _check_choice(name: str, value: object, choices: tuple[object, ...]) -> None
 
 
 def whisper_engine(
-    model: str = "tiny.en", device: Device = "auto", compute_type: str | None = None
+    model: str = "tiny.en", device: Device = "auto", compute_type: ComputeType | None = None
 ) -> WhisperAdapter:
     """The shared Whisper adapter for this model, device and compute type (loaded once)."""
     _check_choice("device", device, get_args(Device))
@@ -100,7 +100,7 @@ def transcribe(
     model: str = "tiny.en",
     language: str | None = None,
     device: Device = "auto",
-    compute_type: str | None = None,
+    compute_type: ComputeType | None = None,
     alternatives: int = 0,
     cross_check: str | None = None,
     calibration: str | Path | Calibrator | None = None,
@@ -154,7 +154,7 @@ def iter_transcribe(
     model: str = "tiny.en",
     language: str | None = None,
     device: Device = "auto",
-    compute_type: str | None = None,
+    compute_type: ComputeType | None = None,
     calibration: str | Path | Calibrator | None = None,
     threshold: float | None = None,
     fuse: bool = True,

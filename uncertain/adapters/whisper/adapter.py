@@ -38,7 +38,7 @@ from uncertain.adapters.whisper.nbest import (
 )
 from uncertain.adapters.whisper.vad import _Vad
 from uncertain.document import Block, Document, Source, Span, TimeRange, Token
-from uncertain.errors import EngineError, UncertainError
+from uncertain.errors import EngineError, UncertainError, UsageError
 from uncertain.models import DEFAULT_WHISPER_MODEL, resolve_device, resolve_whisper_model
 
 __all__ = ["ComputeType", "Device", "WhisperAdapter"]
@@ -110,7 +110,7 @@ class WhisperAdapter:
 
     The model loads once, lazily and thread-safely, on first use; one adapter may be
     shared by many threads (`num_workers` > 1 lets their decodes run in parallel).
-    A `device` or `compute_type` outside its choices raises `ValueError` here.
+    A `device` or `compute_type` outside its choices raises `UsageError` here.
     """
 
     name = "whisper"
@@ -286,13 +286,13 @@ class WhisperAdapter:
         options: dict[str, Any],
     ) -> _Run:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed must be a whole number or None, not {seed!r}")
+            raise UsageError(f"seed must be a whole number or None, not {seed!r}")
         if not isinstance(alternatives, int) or alternatives < 0:
-            raise ValueError(f"alternatives must be a whole number >= 0, not {alternatives!r}")
+            raise UsageError(f"alternatives must be a whole number >= 0, not {alternatives!r}")
         if alternatives and batch_size:
-            raise ValueError(
-                "alternatives are not available with batched inference; "
-                "drop batch_size or alternatives"
+            raise UsageError(
+                "alternatives are not available with batched inference",
+                "drop batch_size or alternatives",
             )
         opened = open_audio(source)
         engine = self.load()
@@ -631,18 +631,19 @@ def _check_options(options: dict[str, Any], *, batched: bool) -> None:
         }
     unknown = sorted(set(options) - _transcribe_parameters[batched])
     if unknown:
-        raise ValueError(
-            f"unknown transcription option(s): {', '.join(unknown)}; "
-            "see faster_whisper.WhisperModel.transcribe for the options it takes"
+        raise UsageError(
+            f"unknown transcription option(s): {', '.join(unknown)}",
+            "see faster_whisper.WhisperModel.transcribe for the options it takes",
         )
 
 
 def _check_choice(name: str, value: object, choices: Any) -> None:
-    """Refuse a value outside a `Literal` type's choices, naming them."""
+    """Refuse a value outside a `Literal` type's choices, naming them: the types say the
+    same, but callers may not run a type checker."""
     accepted = get_args(choices)
     if value not in accepted:
         listed = ", ".join(repr(choice) for choice in accepted)
-        raise ValueError(f"{name} must be one of {listed}, not {value!r}")
+        raise UsageError(f"unknown {name} {value!r}", f"use one of {listed}")
 
 
 def _json_friendly(value: Any) -> Any:
