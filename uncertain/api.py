@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from uncertain.adapters import ProgressCallback, sniff
+from uncertain.adapters.rapidocr import CrossCheckMode
+from uncertain.adapters.tesseract.binary import CharChoices
+from uncertain.adapters.whisper.adapter import Device
 from uncertain.document import Document
 from uncertain.errors import InputError, UsageError
 
@@ -32,16 +35,6 @@ __all__ = [
     "read",
     "transcribe",
 ]
-
-Device = Literal["auto", "cpu", "cuda"]
-"""Where Whisper runs: `auto` picks CUDA when a GPU is visible, else the CPU."""
-
-CrossCheckMode = Literal["selective", "full"]
-"""What RapidOCR reads again: only the lines holding a weak Tesseract word, or whole pages."""
-
-CharChoices = Literal["auto", "weak", "all"]
-"""Which Tesseract words get per-character choices: `weak` ones, `all`, or `auto` (all on small
-pages, where the one run costs nothing extra; weak ones elsewhere)."""
 
 _engines: dict[tuple[Any, ...], Any] = {}
 _engines_lock = threading.Lock()

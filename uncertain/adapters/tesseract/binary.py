@@ -15,7 +15,8 @@ from uncertain.errors import EngineError
 __all__ = ["CharChoices", "check_languages"]
 
 CharChoices = Literal["auto", "weak", "all"]
-"""Which words get character choices: see `TesseractAdapter`."""
+"""Which Tesseract words get per-character choices: `weak` ones, `all`, or `auto` (all on small
+pages, where the one run costs nothing extra; weak ones elsewhere)."""
 
 _INSTALL_HINT = "install it with `apt-get install tesseract-ocr` (or `brew install tesseract`)"
 _LANGUAGE_PATTERN = re.compile(r"^[A-Za-z0-9_/-]+(\+[A-Za-z0-9_/-]+)*$")
