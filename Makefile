@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-slow lint typecheck docs bench system system-test clean
+.PHONY: demo test test-cpu-paths test-slow lint typecheck docs bench system system-test clean
 
 # System packages, installed with apt-get only when missing (checked with dpkg-query).
 # The demo needs tesseract. The tests, benchmarks and sample generators also run sox (with its MP3
@@ -65,9 +65,24 @@ $(VENV)/.docs-installed: pyproject.toml $(VENV)/.demo-installed
 docs: $(VENV)/.docs-installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
-# The slow tests (long fuzzing) run in CI, before anything lands, or with UNCERTAIN_SLOW=1.
+# The slow tests (long fuzzing) and the decode tests under other CPU code paths run in CI,
+# before anything lands, or with UNCERTAIN_SLOW=1.
 test: system-test $(VENV)/.test-installed lint typecheck docs
 	UNCERTAIN_STRICT_SKIPS=1 $(VENV)/bin/pytest $(if $(or $(UNCERTAIN_SLOW),$(filter true 1,$(CI))),-m "slow or not slow")
+	$(if $(or $(UNCERTAIN_SLOW),$(filter true 1,$(CI))),$(MAKE) --no-print-directory test-cpu-paths)
+
+# CTranslate2 picks its CPU kernels at run time (instruction set; Intel MKL on Intel CPUs, oneDNN
+# elsewhere), and Whisper's decode changes with them. The tests whose outcome rests on a decode
+# run again under two code paths this machine does not pick: GENERIC, and the other vendor's
+# (AVX2 with oneDNN, as AMD CPUs run, on an Intel machine; MKL on any other).
+DECODE_TESTS := tests/adapters/test_whisper.py tests/test_fusion.py tests/test_outputs_on_samples.py
+OTHER_VENDOR := $(shell grep -q GenuineIntel /proc/cpuinfo 2>/dev/null \
+	&& echo "CT2_USE_MKL=0 CT2_FORCE_CPU_ISA=AVX2" || echo "CT2_USE_MKL=1")
+test-cpu-paths: system-test $(VENV)/.test-installed
+	@for path in "CT2_FORCE_CPU_ISA=GENERIC" "$(OTHER_VENDOR)"; do \
+	  echo "== decode tests under $$path"; \
+	  env $$path UNCERTAIN_STRICT_SKIPS=1 $(VENV)/bin/pytest -q $(DECODE_TESTS) || exit 1; \
+	done
 
 test-slow: system-test $(VENV)/.test-installed
 	UNCERTAIN_STRICT_SKIPS=1 $(VENV)/bin/pytest -m slow
