@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import CALIBRATION
+from _common import CALIBRATION, with_interval
 from fit_calibration import ASR_FEATURES
 from speech_corpus import DEFAULT_CACHE, Item, load
 
@@ -807,8 +807,8 @@ def nbest_study(
                 print(
                     f"    {c:12s} "
                     + "  ".join(
-                        f"{k} gain {v:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-                        for k, (v, lo, hi) in verdict[c].items()
+                        f"{k} gain {with_interval(*figures, '+.4f')}"
+                        for k, figures in verdict[c].items()
                     )
                 )
             gains = any(verdict[c]["AUROC"][1] > 0 for c in ("clean", "noisy") if c in verdict)
