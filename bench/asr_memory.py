@@ -25,11 +25,10 @@ import time
 import wave
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import REALDATA
 
-FIT = ROOT.parent / "shared" / "realdata" / "audio" / "fit"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+FIT = REALDATA / "audio" / "fit"
 
 
 def build(minutes: float, path: Path) -> None:

@@ -22,14 +22,14 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _common
 import numpy as np
 
 from uncertain.adapters.audio import load_audio
 from uncertain.adapters.whisper import WhisperAdapter, nbest
 
-REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata" / "audio"
+REALDATA = _common.REALDATA / "audio"
 
 
 def _files(split: str) -> list[Path]:

@@ -8,14 +8,15 @@ Per engine and set: WER, wrong/words, AUROC of the raw score, of whisper-timesta
 confidence (geometric mean of the word's token probabilities, punctuation tokens left out) and
 of ours; ECE raw vs ours; Brier; and, with the marks `fuse` makes at the default threshold,
 the share of wrong words flagged, the share of words flagged and the silent errors per 100
-words. Each figure is printed beside its target (issue 5) and the issue's raw baselines.
+words. Each figure is printed beside its target and the raw baselines first measured on these sets.
 Then the share of emitted words marked `possible_hallucination` on no-speech audio (silence,
 noise, reversed speech, babble) and on clean real speech.
 
 Report sets: the corpus's test split (texts, voices, fonts and recordings never used in
-fitting); the real eval recordings and scans in ../shared/realdata/*/eval/; and those
-recordings each under three degradations built here with sox and fixed seeds (white noise,
-brown noise, telephone band + reverb). ../shared/realdata/*/eval/ is read for reporting only.
+fitting); the real eval recordings and scans in shared/realdata/*/eval/ (beside the
+repository); and those recordings each under three degradations built here with sox and fixed
+seeds (white noise, brown noise, telephone band + reverb). shared/realdata/*/eval/ is read
+for reporting only.
 With cross-checking (tiny.en, second model base), the `whisper-tiny.en+base` calibrator is
 measured on the real eval sets too, with the time the second decode costs.
 """
@@ -32,11 +33,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from corpus import DEFAULT_CACHE, REALDATA, Item, _adapter, _seed, augment, load_items, to_16k
+from _common import timestamped_confidence
+from corpus import (
+    DEFAULT_CACHE,
+    REALDATA,
+    Item,
+    adapter_for,
+    augment,
+    load_items,
+    seed_for,
+    to_16k,
+)
 from fit_calibration import labelled
 
 from uncertain.crosscheck import cross_check_speech
@@ -56,25 +63,14 @@ TARGETS = {
 CROSS_CHECK_AUROC = 0.93  # tiny.en cross-checked by base, on real speech with noise
 FLAG_RECALL = 0.80  # share of wrong words flagged at the default threshold ...
 FLAG_RATE_FACTOR = 2.0  # ... while flagging at most this many times the error rate
-# The issue's figures for these sets (tiny.en / Tesseract 5.3, raw score as confidence).
-ISSUE_BASELINES = {
+# The first measurement of these sets (tiny.en / Tesseract 5.3, raw score as confidence).
+RAW_BASELINES = {
     "real eval": "WER 0.05, 4/89 wrong, AUROC raw 0.69, ECE raw 0.066",
     "real eval + noise": "WER 0.24, 60/279 wrong, AUROC raw 0.87, ECE raw 0.064",
     "real eval scans": "WER 0.05, 6/115 wrong, AUROC raw 0.87, ECE raw 0.056",
 }
 # The degradations of the augmented eval set: white noise, brown noise, telephone + reverb.
 EVAL_CONDITIONS = ["white5", "brownm10", "telephone+reverb"]
-_PUNCT = set(".,!?;:'\"-()[]…")
-
-
-def timestamped_confidence(span: Any) -> float:
-    """whisper-timestamped: geometric mean of the word's token probabilities, no punctuation."""
-    probs = [
-        t.probability for t in span.tokens if t.text.strip() and not set(t.text.strip()) <= _PUNCT
-    ]
-    if not probs:
-        return float(span.signals.get("word_probability", 0.0))
-    return float(np.exp(np.mean(np.log(np.maximum(probs, 1e-12)))))
 
 
 def _cached(engine_model: str, name: str, media: Path, cache: Path) -> Document:
@@ -85,7 +81,7 @@ def _cached(engine_model: str, name: str, media: Path, cache: Path) -> Document:
     options: dict[str, Any] = {}
     if engine_model.startswith("whisper") and not engine_model.endswith(".en"):
         options["language"] = "en"  # as a cross-check decodes: told tiny.en's language
-    doc = _adapter(engine_model).read(media, **options)
+    doc = adapter_for(engine_model).read(media, **options)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(doc.to_json())
     return doc
@@ -114,7 +110,7 @@ def eval_media(kind: str, cache: Path, augmented: bool = False) -> list[tuple[It
         for condition in EVAL_CONDITIONS:
             path = cache / "eval-audio" / f"{ref.stem}-{condition}.wav"
             if not path.exists():
-                augment(clean, condition, path, _seed(f"eval-{ref.stem}-{condition}"))
+                augment(clean, condition, path, seed_for(f"eval-{ref.stem}-{condition}"))
             name = f"{ref.stem}-{condition}"
             found.append(
                 (Item(name, str(path), text, kind, "eval", "eval", ref.stem, condition), path)
@@ -172,9 +168,9 @@ def report(
         f"  {name}: {len(fused)} files, {labels.size} words, WER {edits / max(refs, 1):.3f}, "
         f"{int(wrong.sum())}/{labels.size} wrong; calibrator {' + '.join(notes)}"
     )
-    baseline = ISSUE_BASELINES.get(name.removesuffix(" (reporting only)"))
+    baseline = RAW_BASELINES.get(name.removesuffix(" (reporting only)"))
     if baseline:
-        print(f"    issue 5 baseline: {baseline}")
+        print(f"    raw baseline: {baseline}")
     line = f"    AUROC raw {a_raw:.3f}"
     best_peer = a_raw
     if asr:
@@ -216,10 +212,10 @@ def cross_check_cost(cache: Path, second: str = "base") -> None:
     first_s = second_s = audio_s = 0.0
     for _item, media in eval_media("audio", cache):
         start = time.perf_counter()
-        doc = _adapter("whisper-tiny.en").read(media)
+        doc = adapter_for("whisper-tiny.en").read(media)
         first_s += time.perf_counter() - start
         start = time.perf_counter()
-        _adapter(f"whisper-{second}").read(media, language="en")
+        adapter_for(f"whisper-{second}").read(media, language="en")
         second_s += time.perf_counter() - start
         audio_s += doc.source.duration or 0.0
     print(

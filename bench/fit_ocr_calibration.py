@@ -4,12 +4,12 @@
 
 Two calibrators: `tesseract-eng` (Tesseract alone) and `tesseract-eng+rapidocr` (Tesseract
 cross-checked by RapidOCR in selective mode). Candidates (feature sets and kinds) are compared
-by 5-fold cross-validation grouped by page over `../shared/corpus/ocr/fit/` plus
-`../shared/realdata/ocr/fit/`, with each kind (forms, receipts, books, lines) given the same
-total weight; the best mean AUROC over the kinds among those with ECE <= 0.03 is chosen,
-refitted on all fit pages
-and, with `--write`, saved into `uncertain/calibration/`. The mark threshold is the highest
-(0.01 steps) at which the out-of-fold marks cover at most twice the error rate in every kind.
+by 5-fold cross-validation grouped by page over `shared/corpus/ocr/fit/` plus
+`shared/realdata/ocr/fit/` (beside the repository), with each kind (forms, receipts, books,
+lines) given the same total weight; the best mean AUROC over the kinds among those with
+ECE <= 0.03 is chosen, refitted on all fit pages and, with `--write`, saved into
+`uncertain/calibration/`. The mark threshold is the highest (0.01 steps) at which the
+out-of-fold marks cover at most twice the error rate in every kind.
 Nothing here reads `eval/`.
 """
 
@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from ocr_corpus import Item, cross_checked, items, rapid_readings, tesseract_doc
+from _common import CALIBRATION
+from ocr_corpus import DEFAULT_CACHE, Item, cross_checked, items, rapid_readings, tesseract_doc
 
 from uncertain.adapters.rapidocr import DEFAULT_LINE_THRESHOLD
 from uncertain.evaluate import (
@@ -43,9 +40,6 @@ from uncertain.fusion import (
     LogisticCalibrator,
     span_signals,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CACHE = Path.home() / ".cache" / "uncertain-corpus" / "ocr"
 
 TESSERACT = [
     Feature("word_confidence", "logit", 0.5),
@@ -179,7 +173,7 @@ def cross_validate(
 
 def mark_threshold(predicted: np.ndarray, labels: np.ndarray, kinds: list[str]) -> float:
     """Highest threshold at which, in every corpus kind, the out-of-fold marks cover at most
-    twice that kind's error rate (the issue's bound for books, applied to each kind)."""
+    twice that kind's error rate (the bound set for books, applied to each kind)."""
     masks = [
         np.asarray([k == kind for k in kinds]) for kind in sorted(set(kinds)) if kind != "realdata"
     ]
@@ -250,7 +244,7 @@ def main() -> None:
                 + (f"; selective line threshold {args.line_threshold:g}" if cross else "")
             ),
         }
-        target = ROOT / "uncertain" / "calibration" / f"{name}.json"
+        target = CALIBRATION / f"{name}.json"
         final.save(target)
         print(f"  written {target}")
         if math.isnan(results[chosen][0]):

@@ -9,8 +9,8 @@
     .venv/bin/python bench/fit_speech.py --nbest NBEST [--nbest-model tiny.en+alt3]
         [--features-from uncertain/calibration/whisper-tiny.en.json] [--resamples 1000]
 
-Data: the Documents bench/speech_corpus.py cached for ../shared/corpus/speech/fit/ (clean,
-noisy, spontaneous) and ../shared/realdata/audio/fit/, whose clips also come under 29
+Data: the Documents bench/speech_corpus.py cached for shared/corpus/speech/fit/ (clean,
+noisy, spontaneous) and shared/realdata/audio/fit/, whose clips also come under 29
 degradations (condition `augmented`, each copy in its source clip's fold); eval/ is never read
 here. Each candidate (a feature set under logistic regression with an L2 penalty, conditions
 weighted as they come or equally, or an isotonic map of word_probability) is scored by grouped
@@ -24,7 +24,7 @@ its marking threshold. `--transfer` fits each candidate on one model's words and
 the other's; with `--fallback` and `--write` the chosen family, fitted on both, becomes
 whisper-fallback.json.
 
-`--nbest CACHE` asks whether N-best disagreement pays (issue 13, item 2): it reads the fit
+`--nbest CACHE` asks whether N-best disagreement pays: it reads the fit
 documents decoded with `alternatives=3` (cached by `speech_corpus.py --alternatives 3` under
 `CACHE/tiny.en+alt3/`, whose spans carry `nbest_agreement`), and scores, by the same grouped
 cross-validation and with each condition held out, the feature set of the shipped calibrator
@@ -50,10 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from _common import CALIBRATION, with_interval
 from fit_calibration import ASR_FEATURES
 from speech_corpus import DEFAULT_CACHE, Item, load
 
@@ -76,7 +73,7 @@ from uncertain.fusion import (
     span_signals,
 )
 
-OUT = Path(__file__).resolve().parent.parent / "uncertain" / "calibration"
+OUT = CALIBRATION
 TIE = 0.005  # worst-condition scores closer than this to the best count as a tie
 TINY_AS_IS = "tiny.en's calibrator as it is"
 
@@ -142,7 +139,7 @@ CANDIDATES: dict[str, Spec] = {
         ]
     ),
     # Stronger penalties and equal weight per condition: fewer ways to fit one condition's
-    # quirks at another's expense (issue 13's rule: no condition worse than the raw score).
+    # quirks at another's expense (the rule: no condition worse than the raw score).
     "logistic: shipped 4, l2 300": Spec(BASE_SET, l2=300.0),
     "logistic: 4 + lexical, l2 300": Spec(BASE_SET + LEXICAL, l2=300.0),
     "logistic: 4 + lexical + acoustic, l2 100": Spec(FOUR_LA, l2=100.0),
@@ -300,7 +297,7 @@ def worst_margin(
 ) -> tuple[float, str]:
     """The smallest AUROC gain over the raw score across conditions, less any ECE loss.
 
-    Issue 13's rule is per condition: a default worse than the raw score anywhere does not
+    The rule is per condition: a default worse than the raw score anywhere does not
     ship. So candidates are compared by their worst condition, not by the pooled figure: the
     worst AUROC gain, minus the largest amount by which a condition's ECE exceeds raw's (ECE
     gains are not added: where raw is already calibrated they are bounded by its ECE and
@@ -357,7 +354,7 @@ def threshold_for(
 ) -> float:
     """The lowest threshold (0.01 steps) that marks `recall` of the wrong clean words.
 
-    Issue 13: on clean speech the marks should catch at least 80% of the wrong words; the
+    On clean speech the marks should catch at least 80% of the wrong words; the
     lowest threshold doing so marks the fewest words. Chosen on out-of-fold predictions;
     `flagged` words (marked possible_hallucination by `fuse` whatever their confidence) count
     as marked.
@@ -810,8 +807,8 @@ def nbest_study(
                 print(
                     f"    {c:12s} "
                     + "  ".join(
-                        f"{k} gain {v:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-                        for k, (v, lo, hi) in verdict[c].items()
+                        f"{k} gain {with_interval(*figures, '+.4f')}"
+                        for k, figures in verdict[c].items()
                     )
                 )
             gains = any(verdict[c]["AUROC"][1] > 0 for c in ("clean", "noisy") if c in verdict)

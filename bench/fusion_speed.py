@@ -13,11 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
+import _common  # noqa: F401  (the checkout first on the path)
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from uncertain.document import Block, Document, Source, Span, TimeRange
 from uncertain.fusion import (

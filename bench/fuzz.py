@@ -13,12 +13,8 @@ import argparse
 import re
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.fuzzing import run_fuzzing  # noqa: E402
+from _common import load_helper
 
 
 def main() -> int:
@@ -26,6 +22,8 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=40, help="multiplier of example counts")
     args = parser.parse_args()
     started = time.perf_counter()
+    # The list of fuzzing tests and how to run them belong to the tests.
+    run_fuzzing = load_helper("tests/fuzzing.py").run_fuzzing
     result = run_fuzzing(args.scale, "--hypothesis-show-statistics")
     elapsed = time.perf_counter() - started
     passing = [int(n) for n in re.findall(r"(\d+) passing", result.stdout)]

@@ -8,7 +8,7 @@ corpus) it prints words, WER, AUROC, ECE, the share of words marked, the share o
 marked and silent errors per 100 words, each with a 95% bootstrap interval over pages, for:
 Tesseract's raw `word_confidence`, the bundled Tesseract calibrator, Tesseract cross-checked
 by RapidOCR in selective mode (the default) and, on the pages whose full-page reading is
-cached, in full-page mode; beside the issue's targets. Engine outputs come from the cache that
+cached, in full-page mode; beside their targets. Engine outputs come from the cache that
 `bench/ocr_corpus.py` describes (`--read` reads and caches what is missing: slow). Then it
 times `uncertain.read` on `--cost-pages` eval pages per kind, Tesseract alone vs selective vs
 full-page, alternated in the same run, and prints the cost per page and the ratios.
@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+from _common import intervals, with_interval
 from ocr_corpus import (
+    DEFAULT_CACHE,
     Item,
     cross_checked,
     items,
@@ -38,6 +36,7 @@ from ocr_corpus import (
 )
 
 import uncertain
+from uncertain.adapters.rapidocr import RapidOcrReader, cross_check_source
 from uncertain.document import Document
 from uncertain.evaluate import (
     BoxReference,
@@ -50,7 +49,6 @@ from uncertain.evaluate import (
 )
 from uncertain.fusion import fuse
 
-DEFAULT_CACHE = Path.home() / ".cache" / "uncertain-corpus" / "ocr"
 TARGETS = {
     "tesseract": {"book": 0.92, "forms": 0.92, "receipts": 0.90},
     "selective": {"book": 0.95, "forms": 0.95},
@@ -116,19 +114,20 @@ def measures(pages: list[PageScore]) -> dict[str, float]:
     }
 
 
+MEASURES = ("words", "wrong", "wer", "auroc", "ece", "marked", "caught", "silent")
+
+
 def bootstrap(pages: list[PageScore], rounds: int, seed: int = 0) -> dict[str, tuple[float, float]]:
-    """95% intervals of each measure, resampling pages with replacement."""
-    rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {}
-    for _ in range(rounds):
-        chosen = [pages[i] for i in rng.integers(0, len(pages), len(pages))]
-        for key, value in measures(chosen).items():
-            if not np.isnan(value):
-                samples.setdefault(key, []).append(value)
-    return {
-        key: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5)))
-        for key, v in samples.items()
-    }
+    """95% intervals of each measure, resampling pages with replacement (a measure that is
+    NaN in every draw has none)."""
+    found = intervals(
+        len(pages),
+        lambda drawn: measures([pages[i] for i in drawn]),
+        {key: lambda m, key=key: m[key] for key in MEASURES},
+        resamples=rounds,
+        seed=seed,
+    )
+    return {key: found[key] for key in MEASURES if not np.isnan(found[key][0])}
 
 
 def fmt(value: float, interval: tuple[float, float] | None, digits: int = 3) -> str:
@@ -136,7 +135,7 @@ def fmt(value: float, interval: tuple[float, float] | None, digits: int = 3) -> 
         return "-"
     if interval is None:
         return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+    return with_interval(value, *interval, f".{digits}f")
 
 
 def report(name: str, pages: list[PageScore], rounds: int, target: float | None) -> None:
@@ -243,13 +242,14 @@ def main() -> None:
         cost(kinds, args.cost_pages, args.rounds, args.line_budget)
 
 
+# The second reader of the budget variant (its models load once, on first use).
+SECOND_READER = RapidOcrReader()
+
+
 def _budgeted(path: Path, budget: float) -> Document:
     """`read(..., cross_check="rapidocr")` with at most `budget` of each page's lines re-read."""
-    from uncertain.adapters.rapidocr import cross_check_source
-    from uncertain.api import _rapidocr_reader
-
     doc = uncertain.read(path, fuse=False)
-    return fuse(cross_check_source(doc, path, _rapidocr_reader(), line_budget=budget))
+    return fuse(cross_check_source(doc, path, SECOND_READER, line_budget=budget))
 
 
 def _cpu() -> float:
@@ -274,7 +274,9 @@ def cost(kinds: list[str], per_kind: int, rounds: int = 2, budget: float = 0.15)
         f"budget {budget:g}": lambda p: _budgeted(p, budget),
         "full-page": lambda p: uncertain.read(p, cross_check="rapidocr", cross_check_mode="full"),
     }
-    uncertain.read(items("eval", ["book"])[0].path, cross_check="rapidocr")  # load models once
+    first = items("eval", ["book"])[0].path
+    uncertain.read(first, cross_check="rapidocr")  # load models once
+    _budgeted(first, budget)  # and the budget variant's reader's
     for kind in kinds:
         if kind in ("lines", "realdata"):
             continue

@@ -1,7 +1,7 @@
 """The real OCR corpus (forms, receipts, books, lines), its references, and cached engine output.
 
 Shared by `bench/fit_ocr_calibration.py` and `bench/ocr_confidence.py`. Pages come from
-`../shared/corpus/ocr/{fit,eval}/{forms,receipts,book,lines}/` and `../shared/realdata/ocr/`
+`shared/corpus/ocr/{fit,eval}/{forms,receipts,book,lines}/` and `shared/realdata/ocr/`
 (`fit/` pooled into fitting; `eval/` reported as `realdata`, scans that are not in the corpus).
 Engines run once per page: Tesseract's unfused document and RapidOCR's reading of every
 Tesseract line (and, for `--full` pages, of the whole page) are cached as JSON under `--cache`,
@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _common
+from _common import SHARED
+
 from uncertain.adapters.rapidocr import (
     DEFAULT_LINE_THRESHOLD,
     OtherWord,
@@ -33,10 +36,9 @@ from uncertain.adapters.rapidocr import (
 from uncertain.document import Document
 from uncertain.evaluate import BoxReference, find_box_reference
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "corpus" / "ocr"
-REALDATA = SHARED / "realdata" / "ocr"
+CORPUS = _common.CORPUS / "ocr"
+REALDATA = _common.REALDATA / "ocr"
+DEFAULT_CACHE = _common.CACHE / "ocr"
 KINDS = ("forms", "receipts", "book", "lines", "realdata")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 GERMAN = ("dta_", "gt4histocr", "kant")

@@ -27,12 +27,12 @@ from pathlib import Path
 os.environ["OMP_THREAD_LIMIT"] = "1"
 
 import pytesseract
+from _common import REALDATA, SAMPLES
 from PIL import Image
 
 from uncertain.adapters.tesseract import _POOL, TesseractAdapter
 
-ROOT = Path(__file__).resolve().parent.parent
-FIT = ROOT.parent / "shared" / "realdata" / "ocr" / "fit"
+FIT = REALDATA / "ocr" / "fit"
 TARGET = 1.10
 
 
@@ -59,8 +59,8 @@ def cpu_seconds() -> float:
 
 def pages() -> list[Path]:
     candidates = [
-        ROOT / "samples" / "clean_page.png",
-        ROOT / "samples" / "degraded_page.jpg",
+        SAMPLES / "clean_page.png",
+        SAMPLES / "degraded_page.jpg",
         FIT / "page_tesseract_phototest.tif",
         FIT / "page_tesseract_8071_093.3B.tif",
         FIT / "page_tesseract_8087_054.3B.tif",

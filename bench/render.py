@@ -3,14 +3,14 @@
     .venv/bin/python bench/render.py                 # default: a few seconds
     .venv/bin/python bench/render.py --words 100000 --runs 15
 
-Documents are the reference transcripts in ../shared/realdata/audio/fit/*.txt repeated to
+Documents are the reference transcripts in shared/realdata/audio/fit/*.txt repeated to
 the wanted length, with synthetic marks (runs of 1-3 words, mostly 1) and one alternative
 per mark (a one-letter edit of a word in the run, as ASR confusions look). Tokens are counted
 with the real tokenizer of the local test model (Qwen2.5-Coder-0.5B-Instruct GGUF, extra
 `testmodel`, read offline with llama-cpp-python's `vocab_only`), and for comparison with the
 first build's figures with GPT-2 BPE (the tokenizer.json shipped in the bundled Whisper model).
 
-Targets (issues 6 and 16): at 10% of words marked, overhead <= 15% (brackets) and <= 30%
+Targets: at 10% of words marked, overhead <= 15% (brackets) and <= 30%
 (inline), in tokens, with the render defaults (the target rows); the peers show what p,
 alternatives and ids cost. Rendering 30,000 words with 10% marked < 50 ms in every style.
 """
@@ -23,15 +23,13 @@ import re
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import REALDATA
 
-from uncertain.document import Alternative, Document, Mark, Span  # noqa: E402
-from uncertain.render import STYLES, render  # noqa: E402
+from uncertain.document import Alternative, Document, Mark, Span
+from uncertain.render import STYLES, render
 
-FIT = ROOT.parent / "shared" / "realdata" / "audio" / "fit"
+FIT = REALDATA / "audio" / "fit"
 TOKEN_TARGETS = {"brackets": 0.15, "inline": 0.30}
 SPEED_TARGET_MS = 50.0
 

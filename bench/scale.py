@@ -4,7 +4,7 @@
     .venv/bin/python bench/scale.py --clips 200     # a longer run
     .venv/bin/python bench/scale.py --skip-ray      # only the HTML size
 
-Clips are slices of the real recordings in ../shared/realdata/audio/fit/, written to a
+Clips are slices of the real recordings in shared/realdata/audio/fit/, written to a
 temporary folder. Engine threads are pinned to 1 everywhere (OMP_NUM_THREADS=1 for this
 process's plain loop, `cpu_threads=1` for each Ray actor), so the comparison is one core
 against N cores, not threads inside CTranslate2 against processes; a second plain loop with
@@ -40,9 +40,9 @@ import wave
 from pathlib import Path
 
 import numpy as np
+from _common import REALDATA
 
-ROOT = Path(__file__).resolve().parent.parent
-FIT_AUDIO = ROOT.parent / "shared" / "realdata" / "audio" / "fit"
+FIT_AUDIO = REALDATA / "audio" / "fit"
 SAMPLE_RATE = 16000
 THROUGHPUT_TARGET = 1.6
 HTML_TARGET_BYTES = 2_000_000

@@ -5,7 +5,7 @@
                                                 [--calibration DIR] [--systems a,b] [--markdown]
 
 Reads the Documents bench/speech_corpus.py cached and, per condition of the split
-(../shared/corpus/speech/<split>/<condition>, plus `real`: ../shared/realdata/audio/<split>,
+(shared/corpus/speech/<split>/<condition>, plus `real`: shared/realdata/audio/<split>,
 recordings that are not in the corpus; on the fit split also `augmented`, the realdata fit clips
 degraded; `all`: every condition pooled, the split as a whole) and per system, prints: words,
 share wrong, WER, AUROC, ECE, the share of words marked, the share of wrong words marked and
@@ -14,7 +14,7 @@ resamples recordings (NOIZEUS: sentences, all noises of one together). Beside th
 from the same decode: the peers' scores (raw `word_probability`, as faster-whisper,
 openai-whisper and stable-ts expose it; whisper-timestamped's geometric mean of the word's token
 probabilities), the gain over the raw score with a paired interval (the same resampled
-recordings for both: a loss whose interval holds zero is not a result) and issue 13's targets.
+recordings for both: a loss whose interval holds zero is not a result) and the targets.
 
 Systems: `tiny.en`, `base` (decoded with language="en"), `tiny.en+base` (tiny.en
 cross-checked by base's reading, as `transcribe(cross_check="base")` does), and
@@ -40,30 +40,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from _common import (
+    bundled_calibrator,
+    intervals,
+    is_bundled,
+    timestamped_confidence,
+    with_interval,
+)
 from speech_corpus import DEFAULT_CACHE, Item, load
 
 from uncertain.crosscheck import cross_check_speech
 from uncertain.document import Document
 from uncertain.evaluate import (
     auroc,
-    bootstrap_interval,
     expected_calibration_error,
     label_spans,
     normalize_text,
     normalize_words,
 )
-from uncertain.fusion import _BUNDLED, Calibrator, _bundled, fuse
+from uncertain.fusion import Calibrator, fuse
 
 CONDITIONS = ["clean", "noisy", "spontaneous", "accented", "domain", "real", "augmented"]
 # Every condition's recordings pooled (reversed speech left out): the split as a pipeline that
-# mixes them sees it, and issue 13's ship rule ("a default worse than the raw score on the eval
+# mixes them sees it, and the ship rule ("a default worse than the raw score on the eval
 # split does not ship") read on the split as a whole.
 ALL = "all"
-# Issue 13's targets on the eval split: (AUROC at least, ECE at most).
+# The targets on the eval split: (AUROC at least, ECE at most).
 TARGETS: dict[str, tuple[float, float]] = {
     "clean": (0.92, 0.03),
     "noisy": (0.90, 0.03),
@@ -72,21 +74,10 @@ TARGETS: dict[str, tuple[float, float]] = {
 }
 CROSS_CHECK_NOISY_AUROC = 0.93
 CLEAN_SILENT_PER_100 = 1.0  # at most, while marking at most 2x the error rate
-CLEAN_RECALL = 0.80  # errors marked, at least (issue 13, "marks worth reading")
+CLEAN_RECALL = 0.80  # errors marked, at least (marks worth reading)
 MARK_FACTOR = 2.0
 HALLUCINATION_RECALL = 0.95  # reversed speech: share of its words marked, at least
 HALLUCINATION_ON_SPEECH = 0.02  # real speech: share marked possible_hallucination, at most
-_PUNCT = set(".,!?;:'\"-()[]…")
-
-
-def timestamped_confidence(span: Any) -> float:
-    """whisper-timestamped: geometric mean of the word's token probabilities, no punctuation."""
-    probs = [
-        t.probability for t in span.tokens if t.text.strip() and not set(t.text.strip()) <= _PUNCT
-    ]
-    if not probs:
-        return float(span.signals.get("word_probability", 0.0))
-    return float(np.exp(np.mean(np.log(np.maximum(probs, 1e-12)))))
 
 
 @dataclass
@@ -220,43 +211,27 @@ METRICS: dict[str, Callable[[dict[str, Any]], float]] = {
 def measure(pool: Pool, names: Sequence[str], resamples: int) -> dict[str, tuple[float, ...]]:
     """Each metric's value and 95% interval (recordings resampled)."""
     whole = pool.take()
-    taken: dict[bytes, dict[str, Any]] = {}
-
-    def sample(drawn: np.ndarray) -> dict[str, Any]:
-        # Every metric's bootstrap draws the same group samples (same seed): build each once.
-        key = drawn.tobytes()
-        if key not in taken:
-            taken[key] = pool.take(drawn.tolist())
-        return taken[key]
-
-    out: dict[str, tuple[float, ...]] = {}
-    for name in names:
-        value = METRICS[name](whole)
-        if not resamples:
-            out[name] = (value,)
-            continue
-        metric = METRICS[name]
-        low, high = bootstrap_interval(
-            len(pool.groups), lambda d, m=metric: m(sample(d)), resamples=resamples, seed=13
-        )
-        out[name] = (value, low, high)
-    return out
+    if not resamples:
+        return {name: (METRICS[name](whole),) for name in names}
+    found = intervals(
+        len(pool.groups),
+        lambda drawn: pool.take(drawn.tolist()),
+        {name: METRICS[name] for name in names},
+        resamples=resamples,
+        seed=13,
+    )
+    return {name: (METRICS[name](whole), *found[name]) for name in names}
 
 
 def _fmt(name: str, figures: tuple[float, ...]) -> str:
     value = figures[0]
     if name == "words":
         return f"{value:.0f}"
-    digits = 2 if name == "silent/100" else 3
     if name in ("wrong", "marked", "errors marked", "hallucination marked"):
-        text = f"{value:.1%}"
-        if len(figures) == 3:
-            text += f" [{figures[1]:.1%}, {figures[2]:.1%}]"
-        return text
-    text = f"{value:.{digits}f}"
-    if len(figures) == 3:
-        text += f" [{figures[1]:.{digits}f}, {figures[2]:.{digits}f}]"
-    return text
+        spec = ".1%"
+    else:
+        spec = ".2f" if name == "silent/100" else ".3f"
+    return with_interval(*figures, spec) if len(figures) == 3 else f"{value:{spec}}"
 
 
 def versus_raw(figures: dict[str, tuple[float, ...]]) -> str:
@@ -274,7 +249,7 @@ def versus_raw(figures: dict[str, tuple[float, ...]]) -> str:
 
 
 def targets_of(condition: str, system: str, figures: dict[str, tuple[float, ...]]) -> list[str]:
-    """Issue 13's targets for this row, each with whether it is met."""
+    """The targets for this row, each with whether it is met."""
     notes = []
     auroc_t, ece_t = TARGETS.get(condition, (math.nan, math.nan))
     if system == "tiny.en+base" and condition == "noisy":
@@ -325,7 +300,7 @@ def systems(
             if k in base
         ],
     }
-    transfer = tiny_cal if tiny_cal is not None else _bundled("whisper-tiny.en")
+    transfer = tiny_cal if tiny_cal is not None else bundled_calibrator("whisper-tiny.en")
     out["base/tiny.en-cal"] = [(i, fuse(d, calibration=transfer)) for i, d in base.values()]
     return out
 
@@ -353,7 +328,7 @@ def nbest_gain(
     over recordings (NOIZEUS: sentences)."""
     plain = Calibrator.load(calibration / f"whisper-{model}.json") if calibration else None
     if plain is None:
-        plain = _bundled(f"whisper-{model}")
+        plain = bundled_calibrator(f"whisper-{model}")
     pairs = [(i, d) for i, d in nbest_system(split, cache, calibration, model) if i.reference]
     print(f"\n== {model}+nbest vs {model}'s calibrator, same alternatives=3 decodes (paired)")
     for condition in [*CONDITIONS, ALL]:
@@ -375,15 +350,17 @@ def nbest_gain(
             return METRICS["AUROC gain"](data), METRICS["ECE gain"](data)
 
         whole = gains(pool.take())
-        cells = []
-        for k, name in enumerate(("AUROC gain", "ECE gain")):
-            low, high = bootstrap_interval(
-                len(pool.groups),
-                lambda drawn, k=k, pool=pool: gains(pool.take(drawn.tolist()))[k],
-                resamples=resamples,
-                seed=13,
-            )
-            cells.append(f"{name} {whole[k]:+.3f} [{low:+.3f}, {high:+.3f}]")
+        found = intervals(
+            len(pool.groups),
+            lambda drawn, pool=pool: gains(pool.take(drawn.tolist())),
+            {"AUROC gain": lambda g: g[0], "ECE gain": lambda g: g[1]},
+            resamples=resamples,
+            seed=13,
+        )
+        cells = [
+            f"{name} {with_interval(whole[k], *found[name], '+.3f')}"
+            for k, name in enumerate(found)
+        ]
         print(
             f"   {condition:12s} {len(chosen)} recordings, {len(pool.groups)} groups: "
             + "  ".join(cells)
@@ -411,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     nbest_models = [
         m
         for m in ("tiny.en", "base")
-        if args.nbest and f"whisper-{m}+nbest" in _BUNDLED and (args.nbest / f"{m}+alt3").is_dir()
+        if args.nbest and is_bundled(f"whisper-{m}+nbest") and (args.nbest / f"{m}+alt3").is_dir()
     ]
     for model in nbest_models:
         fused[f"{model}+nbest"] = nbest_system(args.split, args.nbest, args.calibration, model)

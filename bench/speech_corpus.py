@@ -3,7 +3,7 @@
     .venv/bin/python bench/speech_corpus.py [--cache DIR] [--models tiny.en,base] [--workers 2]
                                             [--thin N] [--alternatives N]
 
-Reads `../shared/corpus/speech/{fit,eval}/<condition>/` and `../shared/realdata/audio/{fit,eval}/`
+Reads `shared/corpus/speech/{fit,eval}/<condition>/` and `shared/realdata/audio/{fit,eval}/`
 with the real Whisper adapter at default settings (what `uncertain.transcribe` runs), and adds
 reversed speech (the corpus' clean clips played backwards: nothing in it can be a word) for the
 hallucination marks. A multilingual model decodes with `language="en"`, as a cross-check's
@@ -21,7 +21,7 @@ seconds the decode took; `load()` reads them back. Nothing under the corpus is c
 `nbest_agreement` and `hypothesis_count`, in each span's signals) into `CACHE/<model>+altN/`,
 the fit items first, then eval, no reversed speech: `load("tiny.en+alt3", CACHE)` reads them. It
 then compares them with the default decodes under `--against` (default: the usual cache): items
-whose text differs (issue 13: the text must stay plain faster-whisper's; decodes that fell back
+whose text differs (the text must stay plain faster-whisper's; decodes that fell back
 to sampling are random, so they are counted apart) and the ratio of decode seconds per condition
 (the two decodes ran at different times: on a shared machine the ratio is a rough cost;
 `--timing N` measures it properly, alternating both decodes on N fit items per condition in one
@@ -43,13 +43,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "corpus" / "speech"
-REALDATA = SHARED / "realdata" / "audio"
-DEFAULT_CACHE = Path(
-    os.environ.get("UNCERTAIN_SPEECH_CACHE", Path.home() / ".cache" / "uncertain-corpus" / "speech")
-)
+import _common
+from _common import ROOT
+
+CORPUS = _common.CORPUS / "speech"
+REALDATA = _common.REALDATA / "audio"
+DEFAULT_CACHE = Path(os.environ.get("UNCERTAIN_SPEECH_CACHE", _common.CACHE / "speech"))
 MEDIA = (".flac", ".wav", ".mp3", ".ogg", ".m4a")
 REVERSED_PER_SPLIT = 30
 # The realdata fit clips under degradations (bench/corpus.py's chains), written beside the cache.
@@ -152,7 +151,7 @@ def build_augmented(folder: Path = AUGMENTED) -> None:
     Babble is made of corpus fit/clean recordings, so no eval speaker is mixed in.
     """
     import numpy as np
-    from corpus import CONDITIONS, _seed, augment, degrade_audio, to_16k
+    from corpus import CONDITIONS, augment, degrade_audio, seed_for, to_16k
 
     folder.mkdir(parents=True, exist_ok=True)
     talkers = []
@@ -172,10 +171,10 @@ def build_augmented(folder: Path = AUGMENTED) -> None:
             if path.exists():
                 continue
             if chain in CONDITIONS:  # bench/corpus.py's single degradations
-                rng = np.random.default_rng(_seed(path.stem))
+                rng = np.random.default_rng(seed_for(path.stem))
                 _written(path, partial(degrade_audio, clean, chain, rng=rng))
             else:
-                seed = _seed(path.stem)
+                seed = seed_for(path.stem)
                 _written(path, partial(augment, clean, chain, seed=seed, babble=talkers))
 
 

@@ -54,6 +54,22 @@ def test_terminal_view_of_speech_without_colour() -> None:
     assert "patient takes" in out
     assert "[?" in out  # marks become plain markers when there is no colour
     assert "words" in out  # the summary line
+    assert out.count("legend: ") == 1
+
+
+def test_batch_view_prints_the_legend_once_after_the_last_file() -> None:
+    files = [str(SAMPLES / "clean_page.png"), str(SAMPLES / "noise.wav")]
+    code, out, err = invoke("transcribe", *files)
+    assert code == 0, err
+    lines = out.rstrip().splitlines()
+    assert sum(line.startswith("legend: ") for line in lines) == 1, out
+    assert lines[-1].startswith("legend: [?words|alternative 0.31] marks words not to trust")
+    assert len([line for line in lines if re.match(r"\d+ words?, ", line)]) == 2  # summaries
+    # With colour, the coloured legend, likewise once.
+    result = runner.invoke(app, ["transcribe", *files], env={"FORCE_COLOR": "1", "NO_COLOR": None})
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("confidence: ") == 1, result.stdout
+    assert "legend: " not in result.stdout
 
 
 def test_all_formats_for_audio_and_image(tmp_path: Path) -> None:

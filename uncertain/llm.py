@@ -20,7 +20,7 @@ from uncertain.document import Document
 from uncertain.errors import EngineError
 from uncertain.render import MarksOption, Style, TraceHit, to_messages, trace
 
-__all__ = ["Answer", "ask"]
+__all__ = ["Answer", "ask", "openai_client"]
 
 _INSTALL_HINT = 'pip install "uncertain-ingest[llm]"'
 _LOCAL_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
@@ -62,7 +62,11 @@ def _scrub(message: str, secret: str | None) -> str:
     return " ".join(message.split())
 
 
-def _client(base_url: str | None, timeout: float) -> Any:
+def openai_client(base_url: str | None, timeout: float) -> Any:
+    """The `openai.OpenAI` client `ask` uses when given none: for `base_url` (None:
+    `OPENAI_BASE_URL`, else OpenAI), the key from `OPENAI_API_KEY` (a placeholder for a local
+    server), `timeout` seconds per request and no retries. `EngineError` when there is no
+    endpoint to ask, or the `llm` extra is missing."""
     openai = _openai()
     key = os.environ.get("OPENAI_API_KEY")
     if not key:
@@ -74,6 +78,9 @@ def _client(base_url: str | None, timeout: float) -> Any:
         key = _LOCAL_KEY
     # Retries would turn an unreachable endpoint into a long silent wait: fail once, clearly.
     return openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+
+
+_client = openai_client  # its name before it was public
 
 
 def ask(
@@ -104,7 +111,7 @@ def ask(
     """
     openai = _openai()
     if client is None:
-        client = _client(base_url, timeout)
+        client = openai_client(base_url, timeout)
     endpoint = str(getattr(client, "base_url", base_url or "the endpoint")).rstrip("/")
     secret = getattr(client, "api_key", None)
     messages = to_messages(doc, question, style, marks=marks, max_marks=max_marks, **render_options)

@@ -27,7 +27,13 @@ from collections.abc import Sequence
 from uncertain.crosscheck import normalize_word
 from uncertain.document import Alternative, Document, Mark, Span
 
-__all__ = ["ALTERNATIVE_TABLES", "MARGINS", "alternative_probabilities", "resolve"]
+__all__ = [
+    "ALTERNATIVE_TABLES",
+    "MARGINS",
+    "alternative_probabilities",
+    "alternative_source",
+    "resolve",
+]
 
 # Per source of alternatives, q as a step function of the engine's score: (score bin lower
 # edges, q per bin). Fitted on the corpus fit split by `bench/downstream.py report --split fit
@@ -52,8 +58,10 @@ condition got worse at it or any larger margin, one step up for safety; a source
 fixed nothing on fit is not used."""
 
 
-def _source(span: Span, index: int, alternative: Alternative) -> str:
-    """Where an alternative came from: the cross-check's reading, N-best, or OCR choices."""
+def alternative_source(span: Span, index: int, alternative: Alternative) -> str:
+    """Where `span.alternatives[index]` came from: `cross` (the cross-check's reading),
+    `nbest` (Whisper's N-best hypotheses) or `ocr` (Tesseract's character choices), the
+    key of `ALTERNATIVE_TABLES` and `MARGINS` for it."""
     signals = span.signals
     if (
         index == 0
@@ -65,6 +73,9 @@ def _source(span: Span, index: int, alternative: Alternative) -> str:
     if span.box is not None or "word_confidence" in signals:
         return "ocr"
     return "nbest"
+
+
+_source = alternative_source  # its name before it was public
 
 
 def _q(source: str, score: float) -> float:
@@ -99,7 +110,7 @@ def _ranked(span: Span) -> list[tuple[str, float, str]]:
             # A phrase reading stands for a run of words and is attached to each of them;
             # putting it in place of one word would repeat it. It stays an alternative.
             continue
-        source = _source(span, index, alternative)
+        source = alternative_source(span, index, alternative)
         probability = wrong * _q(source, alternative.confidence)
         if key not in best or probability > best[key][1]:
             best[key] = (text, probability, source)

@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-__all__ = ["ParsedMarker", "export_text", "parse_plain", "plain", "print_terminal"]
+__all__ = [
+    "ParsedMarker",
+    "export_text",
+    "parse_plain",
+    "plain",
+    "print_legend",
+    "print_terminal",
+]
 
 PLAIN_LEGEND = (
     "legend: [?words|alternative 0.31] marks words not to trust, with other readings and "
@@ -175,11 +182,14 @@ def _legend() -> Text:
     return legend
 
 
-def print_terminal(doc: Document, console: Console, *, threshold: float | None = None) -> None:
+def print_terminal(
+    doc: Document, console: Console, *, threshold: float | None = None, legend: bool = True
+) -> None:
     """Print the document coloured by confidence, marks underlined with alternatives.
 
     Without colour (output piped, `NO_COLOR` set) it prints the plain-marker view instead.
-    Either way a one-line legend and a summary line follow.
+    Either way a one-line legend (unless `legend` is false: a batch prints it once, with
+    `print_legend`) and a summary line follow.
     """
     # rich is the terminal's concern: imported here, so the other formats load without it.
     from rich.text import Text
@@ -188,11 +198,21 @@ def print_terminal(doc: Document, console: Console, *, threshold: float | None =
         console.print(
             Text(_visible(plain(doc, threshold=threshold))), soft_wrap=True, highlight=False
         )
-        console.print(Text(PLAIN_LEGEND), soft_wrap=True, highlight=False)
     else:
         console.print(_colour_text(doc, threshold), soft_wrap=True, highlight=False)
-        console.print(_legend(), soft_wrap=True, highlight=False)
+    if legend:
+        print_legend(console)
     line = summary(doc)
     if threshold is not None:
         line += f", threshold {fmt_conf(threshold)}"
     console.print(Text(line, style="bold"), soft_wrap=True, highlight=False)
+
+
+def print_legend(console: Console) -> None:
+    """Print the terminal view's one-line legend: the plain-marker one without colour."""
+    from rich.text import Text
+
+    if console.no_color or console.color_system is None:
+        console.print(Text(PLAIN_LEGEND), soft_wrap=True, highlight=False)
+    else:
+        console.print(_legend(), soft_wrap=True, highlight=False)

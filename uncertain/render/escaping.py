@@ -18,7 +18,9 @@ _INVISIBLE_RANGES = (
     "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
-_INVISIBLE = re.compile(f"[{_INVISIBLE_RANGES}]")
+INVISIBLE = re.compile(f"[{_INVISIBLE_RANGES}]")
+"""Matches one invisible or display-changing character: what every style writes as a code."""
+_INVISIBLE = INVISIBLE  # its name before it was public
 
 
 def _xml_ref(match: re.Match[str]) -> str:

@@ -1,0 +1,46 @@
+"""One command invocation's reporting: a failed file in one line, a skipped one, the count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from uncertain.errors import InputError, OutputError, UncertainError
+
+__all__ = ["Run"]
+
+
+class Run:
+    """What one command invocation needs to report files and keep going."""
+
+    def __init__(self, quiet: bool, debug: bool) -> None:
+        self.quiet = quiet
+        self.debug = debug
+        self.failed = 0
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def fail(self, name: str | Path, error: BaseException, also: str = "") -> None:
+        """Report a file that failed, in one line (`also` appended as a last clause), and
+        count it."""
+        self.failed += 1
+        if self.debug:
+            self.err.print_exception()
+        if isinstance(error, OutputError):
+            message = str(error)  # names the output folder or file at fault
+        elif isinstance(error, InputError) and error.source in (None, "<bytes>"):
+            # Read from standard input or a pipe: name what the user gave, not "<bytes>".
+            message = f"{name}: {error.problem}" + (f"; {error.hint}" if error.hint else "")
+        elif isinstance(error, UncertainError):
+            message = str(error)
+            if not message.startswith(str(name)):
+                message = f"{name}: {message}"
+        else:
+            message = (
+                f"{name}: internal error ({type(error).__name__}: {error}); rerun with --debug"
+            )
+        self.err.print(f"error: {message}" + (f"; {also}" if also else ""), markup=False)
+
+    def skip(self, name: str | Path, reason: str) -> None:
+        """Report a file left out of a folder walk, in one line; the batch goes on."""
+        self.err.print(f"skipped: {name}: {reason}", markup=False)
