@@ -30,7 +30,7 @@ import pytesseract
 from _common import REALDATA, SAMPLES
 from PIL import Image
 
-from uncertain.adapters.tesseract import _POOL, TesseractAdapter
+from uncertain.adapters.tesseract import PROCESS_POOL, TesseractAdapter
 
 FIT = REALDATA / "ocr" / "fit"
 TARGET = 1.10
@@ -84,7 +84,8 @@ def main() -> None:
         for path in files:
             shift = round_number % len(readers)
             for reader in readers[shift:] + readers[:shift]:
-                kept, _POOL.idle = _POOL.idle, ([] if reader == "cold" else _POOL.idle)
+                kept = PROCESS_POOL.idle
+                PROCESS_POOL.idle = [] if reader == "cold" else kept
                 start = time.perf_counter()
                 before = cpu_seconds()
                 if reader == "plain":
@@ -95,8 +96,8 @@ def main() -> None:
                 times[reader][path].append(time.perf_counter() - start)
                 cpu[reader][path].append(cpu_seconds() - before)
                 if reader == "cold":
-                    _POOL.close()  # and the other readers find their processes as they were
-                    _POOL.idle = kept
+                    PROCESS_POOL.close()  # and the other readers find their processes as they were
+                    PROCESS_POOL.idle = kept
     print(f"{'page':42s} {'adapter s':>10s} {'cold s':>8s} {'all-choices s':>14s} ", end="")
     print(f"{'pytesseract s':>14s} ratio  (wall time)")
     for path in files:

@@ -7,9 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-# ocr_overhead.py empties the kept tesseract processes and restores them, to time a cold start
-# beside the warm one; the adapter has no public handle on them.
-ALLOWED = {("ocr_overhead.py", "uncertain.adapters.tesseract", "_POOL")}
 
 
 def _imports(path: Path) -> Iterator[tuple[str, str]]:
@@ -32,6 +29,6 @@ def test_bench_imports_no_private_name_and_nothing_from_tests() -> None:
             parts = module.split(".")
             private = any(p.startswith("_") for p in parts[1:]) or name.startswith("_")
             wrong = parts[0] == "tests" or (parts[0] == "uncertain" and private)
-            if wrong and (path.name, module, name) not in ALLOWED:
+            if wrong:
                 found.append(f"{path.name}: from {module} import {name}")
     assert found == []

@@ -71,6 +71,7 @@ from uncertain.adapters.tesseract.pool import (  # noqa: F401
     _Pool,
     _run_tesseract,
 )
+from uncertain.adapters.tesseract.pool import PROCESS_POOL as PROCESS_POOL
 
 _Job = PageJob
 _Input = OpenedInput

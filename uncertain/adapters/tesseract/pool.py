@@ -255,6 +255,10 @@ class _Pool:
 _POOL = _Pool()
 atexit.register(_POOL.close_all)
 
+PROCESS_POOL = _POOL
+"""The process's kept tesseract processes (`idle`, `close()`): a benchmark empties them to time
+a cold start beside a warm one."""
+
 
 def _run_tesseract(
     settings: _Settings,
