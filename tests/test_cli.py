@@ -95,6 +95,14 @@ def test_all_formats_for_audio_and_image(tmp_path: Path) -> None:
     assert all(s.confidence is not None for s in doc.spans)
 
 
+def test_seed_reaches_speech_and_leaves_scans_alone(tmp_path: Path) -> None:
+    files = (str(SAMPLES / "jfk.wav"), str(SAMPLES / "clean_page.png"))
+    code, _, err = invoke("transcribe", *files, "--seed", "5", "-f", "json", "-o", str(tmp_path))
+    assert code == 0, err
+    assert Document.load(tmp_path / "jfk.json").source.settings["seed"] == 5
+    assert "seed" not in Document.load(tmp_path / "clean_page.json").source.settings
+
+
 def test_batch_with_a_corrupt_file_goes_on_and_exits_1(tmp_path: Path) -> None:
     code, _, err = invoke(
         "transcribe",

@@ -100,6 +100,7 @@ def transcribe(
     threshold: float | None = None,
     fuse: bool = True,
     progress: ProgressCallback | None = None,
+    seed: int | None = 0,
     **options: Any,
 ) -> Document:
     """Transcribe speech (a file, bytes, or 16 kHz mono float32 samples) into a fused Document.
@@ -118,6 +119,8 @@ def transcribe(
         threshold: probability under which spans are marked; default: the calibrator's.
         fuse: False returns the raw document (signals only, confidence unset).
         progress: called with (seconds decoded, total seconds or None) as decoding advances.
+        seed: seeds the sampling of a window that falls back to it (reversed speech, noise), so
+            the same audio gives the same Document in every process; None: unseeded.
         options: passed to faster-whisper (beam_size, vad_filter, initial_prompt, ...).
     """
     if isinstance(audio, (str, Path)):
@@ -127,7 +130,12 @@ def transcribe(
             raise InputError(audio, f"is {what}, not audio", "use uncertain.read for documents")
     engine = whisper_engine(model, device, compute_type)
     doc = engine.read(
-        audio, language=language, alternatives=alternatives, progress=progress, **options
+        audio,
+        language=language,
+        alternatives=alternatives,
+        progress=progress,
+        seed=seed,
+        **options,
     )
     if cross_check:
         from uncertain.crosscheck import cross_check_speech
@@ -135,7 +143,10 @@ def transcribe(
         # An English-only first model still tells a multilingual second one the language.
         detected = doc.source.settings.get("language")
         other = whisper_engine(cross_check, device, compute_type).read(
-            audio, language=language or (detected if isinstance(detected, str) else None), **options
+            audio,
+            language=language or (detected if isinstance(detected, str) else None),
+            seed=seed,
+            **options,
         )
         doc = cross_check_speech(doc, other)
     return _fuse(doc, fuse, calibration, threshold)
@@ -241,13 +252,15 @@ def read(
     dpi: int = 300,
     fuse: bool = True,
     progress: ProgressCallback | None = None,
+    seed: int | None = 0,
 ) -> Document:
     """Read any supported file (audio, video, image, PDF), recognized by its content.
 
-    Speech goes to Whisper (`model`, `language`, `alternatives`, `cross_check` apply), images
-    and PDFs to Tesseract (`language` defaults to `eng`; `cross_check="rapidocr"` reads them a
-    second time with RapidOCR, `cross_check_mode` `selective` or `full`, see `ocr`; any other
-    value runs a second Tesseract pass, so one `cross_check` serves a batch of both kinds).
+    Speech goes to Whisper (`model`, `language`, `alternatives`, `cross_check` and `seed`
+    apply), images and PDFs to Tesseract (`language` defaults to `eng`; `cross_check="rapidocr"`
+    reads them a second time with RapidOCR, `cross_check_mode` `selective` or `full`, see `ocr`;
+    any other value runs a second Tesseract pass, so one `cross_check` serves a batch of both
+    kinds).
     """
     _check_choice("cross_check_mode", cross_check_mode, get_args(CrossCheckMode))
     kind = sniff(source if isinstance(source, bytes) else Path(source)).kind
@@ -263,6 +276,7 @@ def read(
             threshold=threshold,
             fuse=fuse,
             progress=progress,
+            seed=seed,
         )
     return ocr(
         source,

@@ -114,6 +114,12 @@ def transcribe(
             "--resolve", help="Per word, take the reading most likely right (see `resolve`)."
         ),
     ] = False,
+    seed: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Seed for Whisper windows that fall back to sampling (repeatable runs)."
+        ),
+    ] = 0,
     style: Annotated[str, typer.Option(help="Prompt style for -f prompt.")] = "inline",
     dpi: Annotated[
         int, typer.Option(min=50, max=1200, help="Resolution for rendering PDF pages.")
@@ -149,6 +155,7 @@ def transcribe(
             "calibration": calibration,
             "threshold": threshold,
             "dpi": dpi,
+            "seed": seed,
         },
         resolve=resolve,
         formats=formats,
