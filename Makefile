@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-slow lint typecheck bench system system-test clean
+.PHONY: demo test test-fast test-slow lint typecheck bench system system-test clean
 
 # System packages, installed with apt-get only when missing (checked with dpkg-query).
 # The demo needs tesseract. The tests, benchmarks and sample generators also run sox (with its MP3
@@ -60,6 +60,11 @@ typecheck: $(VENV)/.test-installed
 # The slow tests (long fuzzing) run in CI, before anything lands, or with UNCERTAIN_SLOW=1.
 test: system-test $(VENV)/.test-installed lint typecheck
 	UNCERTAIN_STRICT_SKIPS=1 $(VENV)/bin/pytest $(if $(or $(UNCERTAIN_SLOW),$(filter true 1,$(CI))),-m "slow or not slow")
+
+# The edit-test loop: no engine, model server, browser or kernel runs and no slow test, so it
+# takes under a minute; tests/conftest.py says which tests those are.
+test-fast: system-test $(VENV)/.test-installed lint
+	$(VENV)/bin/pytest -m "not engine and not slow" --no-engines -q -rfE
 
 test-slow: system-test $(VENV)/.test-installed
 	UNCERTAIN_STRICT_SKIPS=1 $(VENV)/bin/pytest -m slow
