@@ -28,7 +28,6 @@ SAMPLES = ROOT / "samples"
 # (CI has it); a clone alone does not, and the tests that read them skip there.
 SHARED = ROOT.parent / "shared"
 REALDATA = SHARED / "realdata"
-CORPUS = SHARED / "corpus"
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +38,7 @@ def samples_dir() -> Path:
 # -- data beside the repository ------------------------------------------------------------
 
 
-class SharedDataMissing(pytest.skip.Exception):
-    """A skip because data kept beside the repository is not there (see `shared_data`)."""
+_MISSING_SHARED_DATA: set[str] = set()  # the skip reasons `shared_data` gave
 
 
 def shared_data(path: Path) -> Path:
@@ -50,8 +48,9 @@ def shared_data(path: Path) -> Path:
     nothing `make test` installs), except in CI, which has the folder and must run the tests.
     """
     if not path.is_dir():
-        shown = "../" + path.relative_to(ROOT.parent).as_posix()
-        raise SharedDataMissing(f"{shown} is not beside the repository")
+        reason = "../" + path.relative_to(ROOT.parent).as_posix() + " is not beside the repository"
+        _MISSING_SHARED_DATA.add(reason)
+        pytest.skip(reason)
     return path
 
 
@@ -71,9 +70,9 @@ IN_CI = os.environ.get("CI") in ("true", "1")
 STRICT_SKIP_MESSAGE = "skipped under `make test`, which installs everything the tests use: "
 
 
-def strict_failure(skip: BaseException | None) -> bool:
-    """Whether a test skipped with `skip` fails under strict skips."""
-    return STRICT_SKIPS and (IN_CI or not isinstance(skip, SharedDataMissing))
+def strict_failure(reason: str) -> bool:
+    """Whether a test or module skipped for `reason` fails under strict skips."""
+    return STRICT_SKIPS and (IN_CI or reason not in _MISSING_SHARED_DATA)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -86,25 +85,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         path, line = item.reportinfo()[:2]
         report.outcome = "skipped"
         report.longrepr = (os.fspath(path), (line or 0) + 1, f"Skipped: {_refused[0]}")
-    skip = call.excinfo.value if call.excinfo is not None else None
-    if report.skipped and not hasattr(report, "wasxfail") and strict_failure(skip):
-        report.outcome = "failed"
-        report.longrepr = STRICT_SKIP_MESSAGE + _skip_reason(report.longrepr)
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _strict(report)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
-    if STRICT_SKIPS and report.skipped:
+    if report.skipped:
+        _strict(report)
+
+
+def _strict(report: pytest.TestReport | pytest.CollectReport) -> None:
+    reason = _skip_reason(report.longrepr)
+    if strict_failure(reason):
         report.outcome = "failed"
-        report.longrepr = STRICT_SKIP_MESSAGE + _skip_reason(report.longrepr)
+        report.longrepr = STRICT_SKIP_MESSAGE + reason
 
 
 def _skip_reason(longrepr: object) -> str:
     # A skip's longrepr is (path, line, "Skipped: reason").
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2])
+        return str(longrepr[2]).removeprefix("Skipped: ")
     return str(longrepr)
 
 

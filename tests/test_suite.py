@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests import conftest
-from tests.conftest import ROOT, SHARED, SharedDataMissing, shared_data
+from tests.conftest import ROOT, SHARED, shared_data
 
 
 def test_missing_shared_data_skips_naming_the_folder() -> None:
     with pytest.raises(pytest.skip.Exception) as skipped:
         shared_data(SHARED / "realdata-not-here")
-    assert isinstance(skipped.value, SharedDataMissing)
     assert skipped.value.msg == "../shared/realdata-not-here is not beside the repository"
 
 
@@ -36,8 +35,10 @@ def test_strict_skips_let_only_missing_shared_data_through(
 ) -> None:
     monkeypatch.setattr(conftest, "STRICT_SKIPS", strict)
     monkeypatch.setattr(conftest, "IN_CI", ci)
-    assert conftest.strict_failure(SharedDataMissing("x")) is missing_data
-    assert conftest.strict_failure(pytest.skip.Exception("tesseract is missing")) is other_skip
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        shared_data(SHARED / "corpus-not-here")
+    assert conftest.strict_failure(str(skipped.value.msg)) is missing_data
+    assert conftest.strict_failure("needs tesseract") is other_skip
 
 
 def test_an_unnamed_warning_fails_the_test() -> None:
