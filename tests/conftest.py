@@ -68,6 +68,7 @@ def realdata_dir() -> Path:
 STRICT_SKIPS = os.environ.get("UNCERTAIN_STRICT_SKIPS") == "1"
 IN_CI = os.environ.get("CI") in ("true", "1")
 STRICT_SKIP_MESSAGE = "skipped under `make test`, which installs everything the tests use: "
+CI_DATA_MESSAGE = "skipped in CI, which must have the data beside the repository: "
 
 
 def strict_failure(reason: str) -> bool:
@@ -101,7 +102,8 @@ def _strict(report: pytest.TestReport | pytest.CollectReport) -> None:
     reason = _skip_reason(report.longrepr)
     if strict_failure(reason):
         report.outcome = "failed"
-        report.longrepr = STRICT_SKIP_MESSAGE + reason
+        missing_data = reason in _MISSING_SHARED_DATA
+        report.longrepr = (CI_DATA_MESSAGE if missing_data else STRICT_SKIP_MESSAGE) + reason
 
 
 def _skip_reason(longrepr: object) -> str:
@@ -113,12 +115,10 @@ def _skip_reason(longrepr: object) -> str:
 
 # -- the fast tier: no engines ---------------------------------------------------------------
 
-# Tests that run an engine (Whisper, Tesseract, RapidOCR, the llama.cpp server, Ray, Chromium,
-# a Jupyter kernel) or an external program over real media get the `engine` marker, so that
-# `make test-fast` (`-m "not engine and not slow" --no-engines`) leaves them out. A test is
-# marked when it lives in an engine folder or uses an engine fixture; `--no-engines` skips
-# any other test at the moment it starts an engine, so the fast tier never runs one.
-ENGINE_FOLDERS = frozenset({"llm", "browser"})
+# Tests that use an engine fixture get the `engine` marker, which `make test-fast`
+# (`-m "not engine and not slow" --no-engines`) leaves out; with --no-engines any other test
+# that starts an engine (Whisper, Tesseract, RapidOCR, the llama.cpp server, Ray, Chromium, a
+# Jupyter kernel, the CLI in a subprocess) is skipped at that moment, so that tier runs none.
 ENGINE_FIXTURES = frozenset(
     {
         "llm_server",  # llm/conftest.py: the llama.cpp server
@@ -148,17 +148,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    tests = ROOT / "tests"
     for item in items:
-        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if folder in ENGINE_FOLDERS or fixtures & ENGINE_FIXTURES:
+        if ENGINE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.engine)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--no-engines"):
         _refuse_engines()
+        # A test skipped where it starts an engine leaves the files and sockets it opened
+        # before to the garbage collector, which warns; the full run keeps this warning.
+        config.addinivalue_line("filterwarnings", "ignore::ResourceWarning")
 
 
 def _engine_program(args: Any) -> str | None:
