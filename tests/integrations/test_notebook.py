@@ -162,7 +162,7 @@ def heat_map_words(view: str, text: str) -> list[tuple[str, float, bool]]:
         confidence = float(match(r"^confidence (\d\.\d\d)", html.unescape(title)).group(1))
         tenth = int(classes.split()[1][1:])
         # The title rounds to two digits; the class is the unrounded confidence's tenth.
-        assert tenth / 10 - 0.005 <= confidence <= (tenth + 1) / 10 + 0.005 or tenth == 9
+        assert tenth / 10 - 0.005 <= confidence <= (tenth + 1) / 10 + 0.005
         is_marked = classes.endswith(" mk")
         assert is_marked == ("; marked" in title)
         words.append((html.unescape(word), confidence, is_marked))
