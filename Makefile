@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-cpu-paths test-slow lint typecheck docs bench system system-test clean
+.PHONY: demo test test-fast test-cpu-paths test-slow lint typecheck docs bench system system-test clean
 
 # System packages, installed with apt-get only when missing (checked with dpkg-query).
 # The demo needs tesseract. The tests, benchmarks and sample generators also run sox (with its MP3
@@ -83,6 +83,11 @@ test-cpu-paths: system-test $(VENV)/.test-installed
 	  echo "== decode tests under $$path"; \
 	  env $$path UNCERTAIN_STRICT_SKIPS=1 $(VENV)/bin/pytest -q $(DECODE_TESTS) || exit 1; \
 	done
+
+# The edit-test loop: no engine, model server, browser or kernel runs and no slow test, so it
+# takes under a minute; tests/conftest.py says which tests those are.
+test-fast: system-test $(VENV)/.test-installed lint
+	$(VENV)/bin/pytest -m "not engine and not slow" --no-engines -q -rfE
 
 test-slow: system-test $(VENV)/.test-installed
 	UNCERTAIN_STRICT_SKIPS=1 $(VENV)/bin/pytest -m slow

@@ -14,6 +14,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.conftest import shared_data
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -22,8 +24,7 @@ def speech_corpus(realdata_dir: Path) -> ModuleType:
     sys.path.insert(0, str(BENCH))
     import speech_corpus
 
-    if not (speech_corpus.CORPUS / "fit" / "clean").is_dir():
-        pytest.skip("../shared/corpus is not beside the checkout")
+    shared_data(speech_corpus.CORPUS / "fit" / "clean")
     return speech_corpus
 
 

@@ -19,7 +19,9 @@ from tests.documents import word_spans
 from uncertain.cli import app
 from uncertain.document import Document, Mark, Source
 from uncertain.errors import EngineError
+from uncertain.llm import Answer
 from uncertain.models import TEST_LLM_SIZE
+from uncertain.render import render, to_messages
 
 from .conftest import SLOW
 from .serve import MODEL, free_port
@@ -40,39 +42,111 @@ def drug_note() -> Document:
     return Document(text=text, spans=spans, marks=marks, source=Source(engine="test"))
 
 
+@contextlib.contextmanager
+def recording_client(base_url: str, requests: list[dict[str, Any]]) -> Iterator[Any]:
+    """An OpenAI client for `base_url` that keeps the JSON body of every request it sends."""
+    import httpx
+    import openai
+
+    def keep(request: httpx.Request) -> None:
+        requests.append(json.loads(request.content))
+
+    http_client = httpx.Client(event_hooks={"request": [keep]})
+    with openai.OpenAI(
+        api_key="not-needed",
+        base_url=base_url,
+        timeout=SLOW,
+        max_retries=0,
+        http_client=http_client,
+    ) as client:
+        yield client
+
+
+def assert_sent(request: dict[str, Any], doc: Document, question: str, style: str) -> None:
+    """The request asked `question` about `doc` as `to_messages` renders it, greedily."""
+    assert request["messages"] == to_messages(doc, question, style)
+    user = request["messages"][-1]["content"]
+    assert user.startswith(question) and render(doc, style) in user
+    assert request["temperature"] == 0.0 and request["seed"] == 0
+
+
+def assert_traced(doc: Document, answer: Answer) -> None:
+    """Each hit points at one of the document's marks: its spans, their text, its probability."""
+    for hit in answer.hits:
+        assert hit.mark in doc.marks
+        assert hit.span_ids == tuple(hit.mark.span_ids)
+        first, last = doc.span(hit.span_ids[0]), doc.span(hit.span_ids[-1])
+        assert hit.text == doc.text[first.start : last.end]
+        assert hit.confidence == hit.mark.confidence
+
+
 def test_the_test_model_is_assembled_and_checked(test_llm_path: Path) -> None:
     assert test_llm_path.stat().st_size == TEST_LLM_SIZE
 
 
 def test_ask_answers_and_traces_the_weak_spot(llm_server: str) -> None:
+    doc = drug_note()
     question = "Which drug does the patient take? Answer with the drug name only."
     answer = uncertain.ask(
-        drug_note(), question, model=MODEL, base_url=llm_server, max_tokens=16, timeout=SLOW
+        doc, question, model=MODEL, base_url=llm_server, max_tokens=16, timeout=SLOW
     )
-    assert answer.text
     assert answer.endpoint == llm_server
-    # The answer names the drug, in one reading or the other, and the trace says it is weak.
+    assert answer.model == MODEL
+    # The answer names the drug, in one reading or the other, and the trace says it is weak:
+    # the marked word, its probability, and the reading the answer did not use.
     assert "metformin" in answer.text.lower() or "metaformin" in answer.text.lower()
     assert [hit.span_ids for hit in answer.hits] == [(3,)]
-    assert "rests on uncertain words" in str(answer)
-    # Greedy decoding: the same question gives the same answer.
-    again = uncertain.ask(
-        drug_note(), question, model=MODEL, base_url=llm_server, max_tokens=16, timeout=SLOW
-    )
+    assert_traced(doc, answer)
+    (hit,) = answer.hits
+    assert hit.text == "metaformin" and hit.confidence == 0.3
+    assert hit.how in ("text", "alternative", "fuzzy")
+    assert str(answer) == f"{answer.text}\n\nrests on uncertain words:\n  - {hit}"
+    # Greedy decoding: the same question gives the same answer; and what went out was the
+    # rendered note with the question.
+    requests: list[dict[str, Any]] = []
+    with recording_client(llm_server, requests) as client:
+        again = uncertain.ask(doc, question, model=MODEL, client=client, max_tokens=16)
     assert again.text == answer.text
+    (request,) = requests
+    assert_sent(request, doc, question, "inline")
+    assert request["model"] == MODEL and request["max_tokens"] == 16
+    assert "<u>metaformin</u>" in request["messages"][-1]["content"]  # the weak word, marked
 
 
 def test_ask_in_the_compact_style(llm_server: str) -> None:
-    answer = uncertain.ask(
-        drug_note(),
-        "How often is the drug taken? Answer in three words at most.",
-        model=MODEL,
-        base_url=llm_server,
-        style="brackets",
-        max_tokens=16,
-        timeout=SLOW,
-    )
-    assert answer.text
+    doc = drug_note()
+    question = "How often is the drug taken? Answer in three words at most."
+    requests: list[dict[str, Any]] = []
+    with recording_client(llm_server, requests) as client:
+        answer = uncertain.ask(
+            doc, question, model=MODEL, client=client, style="brackets", max_tokens=16
+        )
+    (request,) = requests
+    assert_sent(request, doc, question, "brackets")
+    assert "[metaformin?]" in request["messages"][-1]["content"]  # the weak word, marked
+    # The schedule is read clearly: the answer speaks of it and rests on no weak word.
+    assert "daily" in answer.text.lower(), answer.text
+    assert answer.hits == [] and str(answer) == answer.text
+
+
+def test_ask_request_and_trace_without_a_model() -> None:
+    """The same promises against a scripted endpoint: what goes out, and how the answer's
+    alternative reading is traced back to the marked word."""
+    doc = drug_note()
+    question = "Which drug does the patient take?"
+    requests: list[dict[str, Any]] = []
+    for base_url in serve(reply(200, completion("Metformin, 500 mg.")), requests):
+        answer = uncertain.ask(doc, question, model="m", base_url=base_url, max_tokens=8)
+        assert answer.endpoint == base_url and answer.text == "Metformin, 500 mg."
+    (request,) = requests
+    assert_sent(request, doc, question, "inline")
+    assert request["model"] == "m" and request["max_tokens"] == 8
+    assert_traced(doc, answer)
+    (hit,) = answer.hits
+    # The answer took the alternative: the trace names the document's own reading instead.
+    assert hit.span_ids == (3,) and hit.how == "alternative"
+    assert hit.value == "Metformin" and hit.alternatives == ("metaformin",)
+    assert "metaformin" in str(answer) and "p=0.30" in str(answer)
 
 
 def test_cli_ask_prints_answer_then_weak_spots(llm_server: str, tmp_path: Path) -> None:
@@ -94,17 +168,24 @@ def test_cli_ask_prints_answer_then_weak_spots(llm_server: str, tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     answer, _, weak = result.output.partition("\nrests on")
-    assert answer.strip()
+    assert "metformin" in answer.lower() or "metaformin" in answer.lower(), answer
     assert "metaformin" in weak and "p=0.30" in weak
 
 
 # -- failures: real sockets and tiny real HTTP servers on 127.0.0.1 ---------------------------
 
 
-def serve(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
+def serve(
+    respond: Callable[[BaseHTTPRequestHandler], None],
+    requests: list[dict[str, Any]] | None = None,
+) -> Iterator[str]:
+    """A local endpoint answering with `respond`; the JSON bodies it gets go to `requests`."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if requests is not None:
+                requests.append(json.loads(body))
             with contextlib.suppress(OSError):  # the client gave up first (timeout test)
                 respond(self)
 
