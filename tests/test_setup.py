@@ -223,3 +223,17 @@ def test_make_test_turns_skips_into_failures() -> None:
     makefile = (ROOT / "Makefile").read_text("utf-8")
     recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "UNCERTAIN_STRICT_SKIPS=1" in recipe
+
+
+def test_ci_runs_the_decode_tests_under_other_cpu_code_paths() -> None:
+    """In CI, `make test` runs the decode-dependent tests again under GENERIC and the other
+    vendor's code path, and every test file it names exists."""
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "test-cpu-paths" in recipe and "$(CI)" in recipe
+    paths = makefile.split("\ntest-cpu-paths:", 1)[1].split("\n\n", 1)[0]
+    assert "CT2_FORCE_CPU_ISA=GENERIC" in paths and "$(OTHER_VENDOR)" in paths
+    vendor = makefile.split("\nOTHER_VENDOR :=", 1)[1].split("\n", 2)
+    assert "CT2_USE_MKL=1" in "".join(vendor[:2]) and "CT2_USE_MKL=0" in "".join(vendor[:2])
+    files = makefile.split("\nDECODE_TESTS :=", 1)[1].split("\n", 1)[0].split()
+    assert files and all((ROOT / name).is_file() for name in files)
