@@ -505,7 +505,7 @@ def test_reversed_speech_is_marked_clean_speech_is_not(
     # The rules judge whole segments, and one clip's decode can land on either side of a limit
     # depending on the CPU's kernels (CTranslate2 picks them at run time). So the verdict is
     # pooled over the sample and every realdata fit clip played backwards: on this set the
-    # rules mark 80-88% of the words possible_hallucination on the AVX2, GENERIC and MKL code
+    # rules mark 80-100% of the words possible_hallucination on the AVX2, GENERIC and MKL code
     # paths, and every word is marked for one reason or another on all of them.
     fit = realdata_dir / "audio" / "fit"
     clips = [load_audio(p)[::-1].copy() for p in sorted([*fit.glob("*.wav"), *fit.glob("*.flac")])]
