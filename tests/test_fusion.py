@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.wav import write_wav
 from uncertain.document import Block, Box, Document, Mark, Page, Source, Span, TimeRange
 from uncertain.errors import CalibrationError
 from uncertain.fusion import (
@@ -449,18 +450,6 @@ def whisper() -> object:
     return whisper_module.WhisperAdapter(model="tiny.en")
 
 
-def _write_wav(path: Path, samples: np.ndarray) -> Path:
-    import wave
-
-    data = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as stream:
-        stream.setnchannels(1)
-        stream.setsampwidth(2)
-        stream.setframerate(16000)
-        stream.writeframes(data.tobytes())
-    return path
-
-
 def test_fuse_real_speech_is_calibrated_and_unmarked(whisper: object, realdata_dir: Path) -> None:
     doc = whisper.read(realdata_dir / "audio" / "fit" / "jfk_inaugural_1961.wav")  # type: ignore[attr-defined]
     fused = fuse(doc)
@@ -528,7 +517,7 @@ def test_reversed_speech_is_marked_clean_speech_is_not(
 
 def test_fuse_marks_noise_as_hallucination(whisper: object, tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
-    noise = _write_wav(tmp_path / "noise.wav", rng.standard_normal(16000 * 6) * 0.1)
+    noise = write_wav(tmp_path / "noise.wav", rng.standard_normal(16000 * 6) * 0.1)
     fused = fuse(whisper.read(noise))  # type: ignore[attr-defined]
     reasons = {m.reason for m in fused.marks}
     assert reasons <= {"possible_hallucination"}

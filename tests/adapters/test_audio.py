@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import wave
 from pathlib import Path
 
 import av
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 from faster_whisper import decode_audio
 
+from tests.wav import write_wav
 from uncertain.adapters.audio import (
     SAMPLE_RATE,
     Deadline,
@@ -25,15 +25,6 @@ from uncertain.errors import EngineError, InputError
 def _fit_clips(realdata_dir: Path) -> list[Path]:
     fit = realdata_dir / "audio" / "fit"
     return sorted([*fit.glob("*.wav"), *fit.glob("*.flac")])
-
-
-def _write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 def _expect_input_error(source: object, *words: str) -> InputError:
@@ -90,7 +81,7 @@ def test_image_is_not_audio(tmp_path: Path) -> None:
 
 
 def test_zero_length_audio(tmp_path: Path) -> None:
-    path = _write_wav(tmp_path / "silent.wav", np.zeros(0, dtype=np.float32))
+    path = write_wav(tmp_path / "silent.wav", np.zeros(0, dtype=np.float32))
     _expect_input_error(path, "silent.wav", "zero length")
 
 
@@ -106,7 +97,7 @@ def test_undecodable_stream(tmp_path: Path) -> None:
 
 
 def test_truncated_wav(tmp_path: Path) -> None:
-    full = _write_wav(tmp_path / "full.wav", np.sin(np.arange(SAMPLE_RATE * 4) / 9.0) * 0.3)
+    full = write_wav(tmp_path / "full.wav", np.sin(np.arange(SAMPLE_RATE * 4) / 9.0) * 0.3)
     cut = tmp_path / "cut.wav"
     cut.write_bytes(full.read_bytes()[: 44 + SAMPLE_RATE])  # header says 4 s, holds 0.5 s
     _expect_input_error(cut, "cut.wav", "truncated")

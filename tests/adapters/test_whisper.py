@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from faster_whisper import WhisperModel, decode_audio
 
+from tests.wav import write_wav
 from uncertain._files import sha256_file
 from uncertain.adapters import Adapter
 from uncertain.adapters.whisper import WhisperAdapter
@@ -426,24 +427,13 @@ def test_windows_that_fall_back_to_sampling_give_the_same_json_in_every_process(
     speech = decode_audio(str(samples_dir / "jfk.wav"))
     noisy = speech + np.random.default_rng(5).normal(0, 0.05, speech.shape).astype(np.float32)
     clip = tmp_path / "noisy.wav"
-    _write_wav(clip, noisy)
+    write_wav(clip, noisy)
     first = _transcribe_in_a_process(0, clip)
     doc = Document.model_validate_json(first)
     assert doc.spans and all(s.signals["temperature"] > 0 for s in doc.spans)
     assert doc.source.settings["seed"] == 0
     # Another process, which has sampled another file first: the same bytes.
     assert _transcribe_in_a_process(0, samples_dir / "reversed_speech.wav", clip) == first
-
-
-def _write_wav(path: Path, samples: np.ndarray[Any, Any]) -> None:
-    import wave
-
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(pcm.tobytes())
 
 
 def test_seed_must_be_a_whole_number(adapter: WhisperAdapter, samples_dir: Path) -> None:
