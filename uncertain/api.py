@@ -16,7 +16,7 @@ from uncertain.adapters.rapidocr import CrossCheckMode
 from uncertain.adapters.tesseract.binary import CharChoices
 from uncertain.adapters.whisper.adapter import Device
 from uncertain.document import Document
-from uncertain.errors import InputError, UsageError
+from uncertain.errors import InputError, UsageError, check_choice
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,19 +40,11 @@ _engines: dict[tuple[Any, ...], Any] = {}
 _engines_lock = threading.Lock()
 
 
-def _check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
-    """`UsageError` naming the accepted values when `value` is not one of them; the types say
-    the same, but callers may not run a type checker."""
-    if value not in choices:
-        accepted = ", ".join(repr(choice) for choice in choices)
-        raise UsageError(f"unknown {name} {value!r}", f"use one of {accepted}")
-
-
 def whisper_engine(
     model: str = "tiny.en", device: Device = "auto", compute_type: ComputeType | None = None
 ) -> WhisperAdapter:
-    """The shared Whisper adapter for this model, device and compute type (loaded once)."""
-    _check_choice("device", device, get_args(Device))
+    """The shared Whisper adapter for this model, device and compute type (loaded once); the
+    adapter checks `device` and `compute_type` when it is made."""
     from uncertain.adapters.whisper import WhisperAdapter
 
     key = ("whisper", model, device, compute_type)
@@ -206,9 +198,9 @@ def ocr(
             f"unknown cross_check {cross_check!r}",
             "use one of True (a second Tesseract pass), False, 'rapidocr' (a second reader)",
         )
-    _check_choice("cross_check_mode", cross_check_mode, get_args(CrossCheckMode))
+    check_choice("cross_check_mode", cross_check_mode, get_args(CrossCheckMode))
     if char_choices is not None:
-        _check_choice("char_choices", char_choices, get_args(CharChoices))
+        check_choice("char_choices", char_choices, get_args(CharChoices))
         options["char_choices"] = char_choices
     engine = tesseract_engine(language, dpi)
     if cross_check and not second_reader:
@@ -262,7 +254,7 @@ def read(
     any other value runs a second Tesseract pass, so one `cross_check` serves a batch of both
     kinds).
     """
-    _check_choice("cross_check_mode", cross_check_mode, get_args(CrossCheckMode))
+    check_choice("cross_check_mode", cross_check_mode, get_args(CrossCheckMode))
     kind = sniff(source if isinstance(source, bytes) else Path(source)).kind
     if kind in ("audio", "video"):
         return transcribe(

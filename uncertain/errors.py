@@ -73,3 +73,12 @@ class UsageError(UncertainError, ValueError):
         self.problem = problem
         self.hint = hint
         super().__init__(problem + (f"; {hint}" if hint else ""))
+
+
+def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
+    """`UsageError` naming the accepted values when `value` is not one of `choices` (a
+    `Literal` type's `get_args`): the types say the same, but callers may not run a type
+    checker."""
+    if value not in choices:
+        accepted = ", ".join(repr(choice) for choice in choices)
+        raise UsageError(f"unknown {name} {value!r}", f"use one of {accepted}")

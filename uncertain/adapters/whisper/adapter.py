@@ -38,7 +38,7 @@ from uncertain.adapters.whisper.nbest import (
 )
 from uncertain.adapters.whisper.vad import _Vad
 from uncertain.document import Block, Document, Source, Span, TimeRange, Token
-from uncertain.errors import EngineError, UncertainError, UsageError
+from uncertain.errors import EngineError, UncertainError, UsageError, check_choice
 from uncertain.models import DEFAULT_WHISPER_MODEL, resolve_device, resolve_whisper_model
 
 __all__ = ["ComputeType", "Device", "WhisperAdapter"]
@@ -126,9 +126,9 @@ class WhisperAdapter:
         *,
         window: float = 600.0,
     ) -> None:
-        _check_choice("device", device, Device)
+        check_choice("device", device, get_args(Device))
         if compute_type is not None:
-            _check_choice("compute_type", compute_type, ComputeType)
+            check_choice("compute_type", compute_type, get_args(ComputeType))
         self.model = model
         self.device = device
         self.compute_type = compute_type
@@ -635,15 +635,6 @@ def _check_options(options: dict[str, Any], *, batched: bool) -> None:
             f"unknown transcription option(s): {', '.join(unknown)}",
             "see faster_whisper.WhisperModel.transcribe for the options it takes",
         )
-
-
-def _check_choice(name: str, value: object, choices: Any) -> None:
-    """Refuse a value outside a `Literal` type's choices, naming them: the types say the
-    same, but callers may not run a type checker."""
-    accepted = get_args(choices)
-    if value not in accepted:
-        listed = ", ".join(repr(choice) for choice in accepted)
-        raise UsageError(f"unknown {name} {value!r}", f"use one of {listed}")
 
 
 def _json_friendly(value: Any) -> Any:
