@@ -118,24 +118,26 @@ class _EngineProxy:
             kwargs["num_hypotheses"] = self.hypotheses
         sampling = float(kwargs.get("sampling_temperature", 0.0)) > 0 and beam == 1
         if sampling and self.window_seed is not None and self.sampler is not None:
-            return self._sample(args, kwargs)
+            return self._sample(self.sampler, self.window_seed, args, kwargs)
         return self.real.generate(*args, **kwargs)
 
-    def _sample(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _sample(
+        self, load: Callable[[], Any], seed: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         # CTranslate2 samples with one random generator per worker thread, seeded once, when
         # that thread first samples, from the process-wide seed (random unless set). So the
         # shared model's sampling depends on everything it sampled before, in any file. A
         # window that falls back to sampling gets a model instance of its own instead, whose
         # worker thread seeds its generator from this window's seed under the lock: the same
         # audio then samples the same way in every process.
-        if self._window_sampler is None:
-            import ctranslate2
+        if self._window_sampler is not None:
+            return self._window_sampler.generate(*args, **kwargs)
+        import ctranslate2
 
-            with _SEED_LOCK:
-                ctranslate2.set_random_seed(self.window_seed)
-                self._window_sampler = self.sampler() if self.sampler is not None else None
-                return self._window_sampler.generate(*args, **kwargs)
-        return self._window_sampler.generate(*args, **kwargs)
+        with _SEED_LOCK:
+            ctranslate2.set_random_seed(seed)
+            self._window_sampler = load()
+            return self._window_sampler.generate(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
