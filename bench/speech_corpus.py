@@ -1,7 +1,7 @@
 """Decode the real speech corpus once and cache every Document (with all its raw signals).
 
     .venv/bin/python bench/speech_corpus.py [--cache DIR] [--models tiny.en,base] [--workers 2]
-                                            [--thin N] [--alternatives N]
+                                            [--thin N] [--alternatives N] [--no-fit]
 
 Reads `shared/corpus/speech/{fit,eval}/<condition>/` and `shared/realdata/audio/{fit,eval}/`
 with the real Whisper adapter at default settings (what `uncertain.transcribe` runs), and adds
@@ -26,6 +26,10 @@ to sampling are random, so they are counted apart) and the ratio of decode secon
 (the two decodes ran at different times: on a shared machine the ratio is a rough cost;
 `--timing N` measures it properly, alternating both decodes on N fit items per condition in one
 process).
+
+`--no-fit` decodes the eval recordings and the reversed clips only (no fit recordings, no
+augmented clips): what `speech_confidence.py` needs to report a CPU code path, e.g.
+`CT2_FORCE_CPU_ISA=GENERIC ... speech_corpus.py --models tiny.en --no-fit --cache GENERIC_CACHE`.
 """
 
 from __future__ import annotations
@@ -347,10 +351,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--against", type=Path, default=DEFAULT_CACHE, help="with --alternatives: default decodes"
     )
+    parser.add_argument(
+        "--no-fit",
+        action="store_true",
+        help="only the eval recordings and the reversed clips (to report a CPU code path)",
+    )
     args = parser.parse_args(argv)
     if ROOT in args.cache.resolve().parents:
         parser.error("keep the decoded corpus outside the repository")
-    build_augmented()
+    if args.no_fit and args.alternatives:
+        parser.error("--no-fit decodes the default way; drop --alternatives")
+    if not args.no_fit:
+        build_augmented()
     everything = items()
     print(f"{len(everything)} items", flush=True)
     if args.alternatives:
@@ -373,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     backwards = [i for i in everything if i.condition == "reversed"]
     for model in models:
         decode_all(model, args.cache, args.workers, [i for i in plain if i.split == "eval"])
-    for number, model in enumerate(models):
+    for number, model in enumerate(models if not args.no_fit else ()):
         fit = [i for i in plain if i.split == "fit"]
         decode_all(model, args.cache, args.workers, fit if number == 0 else fit[:: args.thin])
     decode_all(models[0], args.cache, args.workers, [i for i in backwards if i.split == "eval"])
