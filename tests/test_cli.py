@@ -57,6 +57,30 @@ def test_terminal_view_of_speech_without_colour() -> None:
     assert out.count("legend: ") == 1
 
 
+def test_summary_gives_expected_errors_on_real_samples() -> None:
+    import uncertain
+    from uncertain.exporters._common import summary
+
+    files = [SAMPLES / "jfk.wav", SAMPLES / "two_pages.pdf"]
+    code, out, err = invoke("transcribe", *map(str, files))
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if re.match(r"\d+ words?, ", line)]
+    docs = [uncertain.read(path) for path in files]
+    assert lines == [summary(doc) for doc in docs]
+    speech, scan = docs
+    for doc in docs:
+        expected = sum(1 - s.confidence for s in doc.spans if s.confidence is not None)
+        assert doc.expected_errors() == pytest.approx(expected)
+    # 11 s of speech: the count alone; two pages: the rate per page too.
+    assert speech.expected_errors_per_page() is None
+    assert speech.source.duration is not None and speech.source.duration < 60
+    assert re.fullmatch(r".*, mean confidence 0\.\d\d, \d+\.\d errors expected", lines[0])
+    assert scan.expected_errors_per_minute() is None and len(scan.pages) == 2
+    total, per_page = scan.expected_errors(), scan.expected_errors_per_page()
+    assert total is not None and per_page == pytest.approx(total / 2)
+    assert lines[1].endswith(f" errors expected ({per_page:.1f} per page)")
+
+
 def test_batch_view_prints_the_legend_once_after_the_last_file() -> None:
     files = [str(SAMPLES / "clean_page.png"), str(SAMPLES / "noise.wav")]
     code, out, err = invoke("transcribe", *files)

@@ -73,6 +73,38 @@ def test_spans_in_box() -> None:
     assert [s.id for s in doc.spans_in(Box(page=0, x0=40, y0=40, x1=100, y1=100))] == [1]
 
 
+def test_expected_errors_sum_what_confidence_says_is_missing() -> None:
+    confidences = [0.9, None, 0.5, 0.75]  # one span unfused: left out, not counted as 0 or 1
+    words = ["the", "patient", "takes", "metaformin"]
+
+    def speech(duration: float | None) -> Document:
+        doc = Document.model_validate(words_document(words, source={"duration": duration}))
+        for span, confidence in zip(doc.spans, confidences, strict=True):
+            span.confidence = confidence
+        return doc
+
+    doc = speech(30.0)
+    assert doc.expected_errors() == pytest.approx(0.1 + 0.5 + 0.25)
+    assert doc.expected_errors_per_minute() == pytest.approx(0.85 * 2)
+    assert doc.expected_errors_per_page() is None  # speech has no pages
+    assert speech(None).expected_errors_per_minute() is None
+    assert speech(0.0).expected_errors_per_minute() is None
+    # Not a field: the JSON stays as it was.
+    assert "expected" not in doc.to_json()
+
+    scan = Document.model_validate(words_document(words, pages=[{"width": 10, "height": 10}] * 4))
+    for span, confidence in zip(scan.spans, [1.0, 0.0, 0.5, 0.5], strict=True):
+        span.confidence = confidence
+    assert scan.expected_errors() == pytest.approx(2.0)
+    assert scan.expected_errors_per_page() == pytest.approx(0.5)
+    assert scan.expected_errors_per_minute() is None
+
+    unfused = Document.model_validate(words_document(words, source={"duration": 30.0}))
+    assert unfused.expected_errors() is None
+    assert unfused.expected_errors_per_minute() is None
+    assert Document(text="").expected_errors() is None
+
+
 INVALID: dict[str, tuple[dict[str, Any], str]] = {
     "offset past text": (
         {"text": "abc", "spans": [{"id": 0, "start": 2, "end": 5, "text": "cde"}]},

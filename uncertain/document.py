@@ -350,6 +350,30 @@ class Document(_Model):
             return 0.0
         return sum(len(m.span_ids) for m in self.marks) / len(self.spans)
 
+    def expected_errors(self) -> float | None:
+        """How many spans are expected to be wrong: the sum of (1 - confidence) over spans.
+
+        Spans without a confidence (unfused) are left out; None when no span has one. Since
+        each confidence is a calibrated probability, the sum is the expected count of wrong
+        words: a number to route the whole document by (trust it, or send it to a person).
+        Computed, not stored: it is not part of the JSON.
+        """
+        values = [1.0 - s.confidence for s in self.spans if s.confidence is not None]
+        return sum(values) if values else None
+
+    def expected_errors_per_page(self) -> float | None:
+        """`expected_errors` divided by the number of pages; None without pages (speech) or
+        without confidences."""
+        errors = self.expected_errors()
+        return None if errors is None or not self.pages else errors / len(self.pages)
+
+    def expected_errors_per_minute(self) -> float | None:
+        """`expected_errors` per minute of the source (`source.duration`); None without a
+        duration above zero (scans) or without confidences."""
+        errors = self.expected_errors()
+        duration = self.source.duration
+        return None if errors is None or not duration else errors / (duration / 60.0)
+
     # -- notebooks -----------------------------------------------------------------------
 
     def _repr_html_(self) -> str:

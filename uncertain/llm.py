@@ -7,7 +7,8 @@ OpenAI, vLLM, Ollama, llama.cpp's server and most others speak this API; the `op
 
 Failures become one-line `EngineError`s that name the endpoint: unreachable, timed out, an
 HTTP error status, an empty or refused answer. The API key is read from `OPENAI_API_KEY`
-(or the client passed in) and never appears in a message.
+(or the client passed in) and never appears in a message; an endpoint is named as
+`display_endpoint` writes it (no user name, password, query or fragment).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from uncertain.document import Document
 from uncertain.errors import EngineError
 from uncertain.render import MarksOption, Style, TraceHit, to_messages, trace
 
-__all__ = ["Answer", "ask", "openai_client"]
+__all__ = ["Answer", "ask", "display_endpoint", "openai_client"]
 
 _INSTALL_HINT = 'pip install "uncertain-ingest[llm]"'
 _LOCAL_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
@@ -31,7 +33,8 @@ class Answer:
     """A model's answer about a document, and the weak spots it rests on.
 
     `text` is the answer as the model wrote it, `hits` the places where it rests on marked
-    words (see `trace`), `model` the model that answered, `endpoint` where it was asked.
+    words (see `trace`), `model` the model that answered, `endpoint` where it was asked (as
+    `display_endpoint` writes it: without credentials).
     """
 
     text: str
@@ -55,10 +58,44 @@ def _openai() -> Any:
     return openai
 
 
-def _scrub(message: str, secret: str | None) -> str:
-    """One line, without the API key (some servers echo the header back)."""
-    if secret and secret != _LOCAL_KEY:
-        message = message.replace(secret, "***")
+def display_endpoint(url: str) -> str:
+    """`url` as it may be shown: scheme, host, port and path only.
+
+    User name, password, query and fragment are dropped, since they may carry credentials
+    (`http://user:pw@host/v1`, `?api_key=...`). Every message that names an endpoint writes
+    it this way. A string that is not a full URL loses the same parts, found by their
+    separators (`@`, `?`, `#`).
+    """
+    parts = urlsplit(url.strip())
+    if parts.netloc:
+        # The host and port as written: the text after the last "@" (a password may hold "@").
+        host = parts.netloc.rpartition("@")[2]
+        scheme = f"{parts.scheme}:" if parts.scheme else ""
+        return f"{scheme}//{host}{parts.path}"
+    text = url.strip().split("#", 1)[0].split("?", 1)[0]
+    head, slash, path = text.partition("/")
+    return head.rpartition("@")[2] + slash + path
+
+
+def _secrets(api_key: str | None, urls: list[str]) -> list[tuple[str, str]]:
+    """What to replace in a message, and by what: each URL by its display form, then the
+    parts of a URL that may be secret (password, query, fragment), then the API key."""
+    pairs = [(url, display_endpoint(url)) for url in sorted(urls, key=len, reverse=True)]
+    for url in urls:
+        parts = urlsplit(url)
+        for part in (parts.password, parts.query, parts.fragment):
+            if part:
+                pairs += [(part, "***"), (unquote(part), "***")]
+    if api_key and api_key != _LOCAL_KEY:
+        pairs.append((api_key, "***"))
+    return pairs
+
+
+def _scrub(message: str, secrets: list[tuple[str, str]]) -> str:
+    """One line, without the API key or an endpoint's credentials (some servers echo the
+    header or the URL back)."""
+    for secret, shown in secrets:
+        message = message.replace(secret, shown)
     return " ".join(message.split())
 
 
@@ -112,8 +149,9 @@ def ask(
     openai = _openai()
     if client is None:
         client = openai_client(base_url, timeout)
-    endpoint = str(getattr(client, "base_url", base_url or "the endpoint")).rstrip("/")
-    secret = getattr(client, "api_key", None)
+    urls = [str(u) for u in (getattr(client, "base_url", None), base_url) if u]
+    endpoint = display_endpoint(urls[0]).rstrip("/") if urls else "the endpoint"
+    secrets = _secrets(getattr(client, "api_key", None), urls)
     messages = to_messages(doc, question, style, marks=marks, max_marks=max_marks, **render_options)
     request: dict[str, Any] = {"model": model, "messages": messages, "temperature": temperature}
     if max_tokens is not None:
@@ -129,7 +167,7 @@ def ask(
     except openai.APIConnectionError as error:
         cause = error.__cause__ or error
         raise EngineError(
-            _scrub(f"{endpoint}: cannot connect ({cause}); is the server running?", secret)
+            _scrub(f"{endpoint}: cannot connect ({cause}); is the server running?", secrets)
         ) from None
     except openai.APIStatusError as error:
         hint = {
@@ -139,17 +177,17 @@ def ask(
             429: "rate limited: wait and retry",
         }.get(error.status_code, "see the server's log")
         raise EngineError(
-            _scrub(f"{endpoint}: HTTP {error.status_code} ({error.message}); {hint}", secret)
+            _scrub(f"{endpoint}: HTTP {error.status_code} ({error.message}); {hint}", secrets)
         ) from None
     except openai.OpenAIError as error:  # malformed responses and other SDK failures
-        raise EngineError(_scrub(f"{endpoint}: {type(error).__name__}: {error}", secret)) from None
+        raise EngineError(_scrub(f"{endpoint}: {type(error).__name__}: {error}", secrets)) from None
     choices = getattr(response, "choices", None) or []
     if not choices:
         raise EngineError(f"{endpoint}: the answer has no choices; see the server's log")
     message = choices[0].message
     refusal = getattr(message, "refusal", None)
     if refusal or choices[0].finish_reason == "content_filter":
-        why = _scrub(str(refusal), secret) if refusal else "content filter"
+        why = _scrub(str(refusal), secrets) if refusal else "content filter"
         raise EngineError(f"{endpoint}: model {model} refused to answer ({why})")
     text = (message.content or "").strip()
     if not text:

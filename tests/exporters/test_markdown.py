@@ -63,7 +63,9 @@ def words_rendered(doc: Document) -> list[str]:
 def test_marked_words_are_bold_with_footnotes() -> None:
     doc = audio_doc()
     out = export(doc, "md")
-    assert out.startswith("# talk.wav\n\n*10 words, 40% marked, mean confidence 0.63*\n")
+    assert out.startswith(
+        "# talk.wav\n\n*10 words, 40% marked, mean confidence 0.63, 3.7 errors expected*\n"
+    )
     body, notes = body_and_notes(out)
     assert "**metaformin**[^2]" in body
     assert notes[1] == (

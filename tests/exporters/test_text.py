@@ -8,9 +8,10 @@ import re
 import pytest
 from rich.console import Console
 
-from tests.exporters.docs import audio_doc, image_doc
+from tests.exporters.docs import SAMPLE, audio_doc, image_doc
 from uncertain.document import Document, Mark
 from uncertain.exporters import export, print_terminal
+from uncertain.exporters._common import summary
 from uncertain.exporters.text import parse_plain, plain
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -67,7 +68,7 @@ def test_terminal_colour_underlines_marks_and_shows_alternatives() -> None:
     assert "metaformin{METAFORMIN??}" in lines[0]
     assert "[?" not in lines[0]
     assert lines[1].startswith("confidence:") and "underlined = marked" in lines[1]
-    assert lines[2] == "10 words, 40% marked, mean confidence 0.63"
+    assert lines[2] == "10 words, 40% marked, mean confidence 0.63, 3.7 errors expected"
 
 
 def test_terminal_without_colour_uses_plain_markers() -> None:
@@ -77,7 +78,7 @@ def test_terminal_without_colour_uses_plain_markers() -> None:
     assert "\x1b" not in buffer.getvalue()
     assert lines[0] == export(audio_doc(), "text").rstrip("\n")
     assert lines[1].startswith("legend: [?words|alternative 0.31]")
-    assert lines[2] == "10 words, 40% marked, mean confidence 0.63"
+    assert lines[2] == "10 words, 40% marked, mean confidence 0.63, 3.7 errors expected"
 
 
 def test_no_color_environment_gives_plain_markers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,6 +95,23 @@ def test_terminal_copes_with_unfused_documents() -> None:
     lines = ANSI.sub("", buffer.getvalue()).splitlines()
     assert lines[:3] == ["Invoice number 4711", "Total: 12,50 EUR", "Thank you"]
     assert lines[-1] == "8 words, 0% marked, not fused"
+
+
+def test_summary_gives_expected_errors_and_their_rate() -> None:
+    # 0.05 + 0.8 + 0.25 + 0.45 + 0.65 + 0.01 + 0.09 + 0.55 + 0.05 + 0.8 = 3.7 expected errors.
+    doc = audio_doc()
+    assert doc.expected_errors() == pytest.approx(3.7)
+    assert summary(doc).endswith(", 3.7 errors expected")  # 5 s: the count alone
+    # A minute or more: the rate per minute too (140 words 0.5 s apart, 50 errors in 70 s).
+    long = audio_doc(SAMPLE.split(" ") * 14)
+    assert long.source.duration == 70.0
+    assert summary(long).endswith(", 50.0 errors expected (42.9 per minute)")
+    # Several pages: the rate per page.
+    scan = image_doc()
+    two = scan.model_copy(update={"pages": [*scan.pages, scan.pages[0]]})
+    assert summary(two).endswith(f", {scan.expected_errors():.1f} errors expected (1.4 per page)")
+    assert summary(scan).endswith(" errors expected")  # one page: the count alone
+    assert "expected" not in summary(audio_doc(fused=False))
 
 
 def test_terminal_neutralises_escape_sequences_and_bidi() -> None:

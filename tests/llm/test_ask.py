@@ -19,7 +19,7 @@ from tests.documents import word_spans
 from uncertain.cli import app
 from uncertain.document import Document, Mark, Source
 from uncertain.errors import EngineError
-from uncertain.llm import Answer
+from uncertain.llm import Answer, display_endpoint
 from uncertain.models import TEST_LLM_SIZE
 from uncertain.render import render, to_messages
 
@@ -298,3 +298,71 @@ def test_cli_ask_failure_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and url in lines[0] and str(path) in lines[0]
+
+
+# Credentials in an endpoint URL: a user name and password, an API key in the query, a fragment.
+SECRET_URLS = [
+    "http://user:pw@127.0.0.1:9/v1?api_key=sk-abc",
+    "http://someone:hunter2-pw@127.0.0.1:9/v1/?api_key=sk-abc&x=1#sk-abc-fragment",
+]
+SECRETS = ("user:pw", "someone", "hunter2", "sk-abc", "api_key", "@127")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:pw@127.0.0.1:9/v1?api_key=sk-abc", "http://127.0.0.1:9/v1"),
+        ("https://a:p@ss@[::1]:8080/v1/#frag", "https://[::1]:8080/v1/"),
+        ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1"),
+        ("user:pw@localhost:8080/v1?key=1", "localhost:8080/v1"),
+        ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+    ],
+)
+def test_display_endpoint_keeps_scheme_host_port_and_path(url: str, shown: str) -> None:
+    assert display_endpoint(url) == shown
+
+
+@pytest.mark.parametrize("url", SECRET_URLS)
+def test_endpoint_credentials_never_reach_the_message(url: str) -> None:
+    with pytest.raises(EngineError) as caught:
+        uncertain.ask(drug_note(), "q", model="m", base_url=url, timeout=SLOW)
+    message = str(caught.value)
+    assert message.startswith("http://127.0.0.1:9/v1: cannot connect"), message
+    for secret in SECRETS:
+        assert secret not in message
+
+
+@pytest.mark.parametrize("url", SECRET_URLS)
+def test_cli_ask_prints_no_endpoint_credentials(url: str, tmp_path: Path) -> None:
+    path = tmp_path / "note.json"
+    path.write_text(drug_note().to_json())
+    result = CliRunner().invoke(app, ["ask", str(path), "q", "--model", "m", "--base-url", url])
+    assert result.exit_code == 1
+    assert "http://127.0.0.1:9/v1: cannot connect" in result.stderr
+    for secret in SECRETS:
+        assert secret not in result.stderr and secret not in result.stdout
+
+
+def with_credentials(base_url: str) -> str:
+    return base_url.replace("http://", "http://user:pw@") + "?api_key=sk-abc"
+
+
+def test_answer_endpoint_has_no_credentials() -> None:
+    for base_url in serve(reply(200, completion("fine"))):
+        answer = uncertain.ask(drug_note(), "q", model="m", base_url=with_credentials(base_url))
+        assert answer.text == "fine"
+        assert answer.endpoint == base_url
+
+
+def test_a_server_echoing_the_request_leaks_no_credentials() -> None:
+    def echo(handler: BaseHTTPRequestHandler) -> None:
+        # Some proxies put the request line in their errors: the query with its key.
+        reply(500, {"error": {"message": f"no route for {handler.path}"}})(handler)
+
+    for base_url in serve(echo):
+        with pytest.raises(EngineError) as caught:
+            uncertain.ask(drug_note(), "q", model="m", base_url=with_credentials(base_url))
+        message = str(caught.value)
+        assert message.startswith(f"{base_url}: HTTP 500 (") and "no route for" in message
+        for secret in SECRETS:
+            assert secret not in message

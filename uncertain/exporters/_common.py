@@ -134,11 +134,27 @@ def run_alternatives(doc: Document, run: Run, limit: int = 3) -> list[tuple[str,
 
 
 def summary(doc: Document) -> str:
-    """One line: words, marked share, mean confidence."""
+    """One line: words, marked share, mean confidence, expected errors.
+
+    The expected errors (`Document.expected_errors`) come with their rate per page for a
+    document of several pages, and per minute for a recording of a minute or more; shorter
+    sources show the count alone, which says more than a rate extrapolated from seconds.
+    """
     mean = doc.mean_confidence()
     words = len(doc.spans)
     confidence = "not fused" if mean is None else f"mean confidence {mean:.2f}"
-    return f"{words} word{'s' if words != 1 else ''}, {doc.marked_share():.0%} marked, {confidence}"
+    line = f"{words} word{'s' if words != 1 else ''}, {doc.marked_share():.0%} marked, {confidence}"
+    errors = doc.expected_errors()
+    if errors is None:
+        return line
+    line += f", {errors:.1f} errors expected"
+    per_page = doc.expected_errors_per_page()
+    per_minute = doc.expected_errors_per_minute()
+    if per_page is not None and len(doc.pages) > 1:
+        line += f" ({per_page:.1f} per page)"
+    elif per_minute is not None and (doc.source.duration or 0.0) >= 60.0:
+        line += f" ({per_minute:.1f} per minute)"
+    return line
 
 
 def title_of(doc: Document) -> str:
