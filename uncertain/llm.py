@@ -20,7 +20,7 @@ from uncertain.document import Document
 from uncertain.errors import EngineError
 from uncertain.render import MarksOption, Style, TraceHit, to_messages, trace
 
-__all__ = ["Answer", "ask", "openai_client"]
+__all__ = ["Answer", "ask", "complete", "openai_client"]
 
 _INSTALL_HINT = 'pip install "uncertain-ingest[llm]"'
 _LOCAL_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
@@ -83,6 +83,42 @@ def openai_client(base_url: str | None, timeout: float) -> Any:
 _client = openai_client  # its name before it was public
 
 
+def complete(
+    client: Any, request: dict[str, Any], *, endpoint: str, timeout: float, secret: str | None
+) -> Any:
+    """`client.chat.completions.create(**request)`, its failures turned into one-line
+    `EngineError`s naming `endpoint` (unreachable, timed out, an HTTP error status, anything
+    else the SDK raises), without `secret` in them."""
+    openai = _openai()
+    model = request.get("model", "")
+    try:
+        response = client.chat.completions.create(**request)
+    except openai.APITimeoutError:
+        raise EngineError(
+            f"{endpoint}: no answer within {timeout:g} s; raise the timeout or use a smaller model"
+        ) from None
+    except openai.APIConnectionError as error:
+        cause = error.__cause__ or error
+        raise EngineError(
+            _scrub(f"{endpoint}: cannot connect ({cause}); is the server running?", secret)
+        ) from None
+    except openai.APIStatusError as error:
+        hint = {
+            401: "check OPENAI_API_KEY",
+            403: "check OPENAI_API_KEY",
+            404: f"check the model name {model!r} and the base URL",
+            429: "rate limited: wait and retry",
+        }.get(error.status_code, "see the server's log")
+        failure = EngineError(
+            _scrub(f"{endpoint}: HTTP {error.status_code} ({error.message}); {hint}", secret)
+        )
+        failure.status_code = error.status_code
+        raise failure from None
+    except openai.OpenAIError as error:  # malformed responses and other SDK failures
+        raise EngineError(_scrub(f"{endpoint}: {type(error).__name__}: {error}", secret)) from None
+    return response
+
+
 def ask(
     doc: Document,
     question: str,
@@ -120,29 +156,7 @@ def ask(
         request["max_tokens"] = max_tokens
     if seed is not None:
         request["seed"] = seed
-    try:
-        response = client.chat.completions.create(**request)
-    except openai.APITimeoutError:
-        raise EngineError(
-            f"{endpoint}: no answer within {timeout:g} s; raise the timeout or use a smaller model"
-        ) from None
-    except openai.APIConnectionError as error:
-        cause = error.__cause__ or error
-        raise EngineError(
-            _scrub(f"{endpoint}: cannot connect ({cause}); is the server running?", secret)
-        ) from None
-    except openai.APIStatusError as error:
-        hint = {
-            401: "check OPENAI_API_KEY",
-            403: "check OPENAI_API_KEY",
-            404: f"check the model name {model!r} and the base URL",
-            429: "rate limited: wait and retry",
-        }.get(error.status_code, "see the server's log")
-        raise EngineError(
-            _scrub(f"{endpoint}: HTTP {error.status_code} ({error.message}); {hint}", secret)
-        ) from None
-    except openai.OpenAIError as error:  # malformed responses and other SDK failures
-        raise EngineError(_scrub(f"{endpoint}: {type(error).__name__}: {error}", secret)) from None
+    response = complete(client, request, endpoint=endpoint, timeout=timeout, secret=secret)
     choices = getattr(response, "choices", None) or []
     if not choices:
         raise EngineError(f"{endpoint}: the answer has no choices; see the server's log")
