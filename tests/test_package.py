@@ -150,7 +150,7 @@ LAYERS: list[tuple[str, ...]] = [
         "uncertain.render",
         "uncertain.resolution",
         "uncertain.llm",
-        "uncertain.extract",
+        "uncertain.extraction",
         "uncertain.exporters",
         "uncertain.evaluate",
     ),

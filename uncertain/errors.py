@@ -59,6 +59,9 @@ class OutputError(UncertainError, OSError):
 class EngineError(UncertainError, RuntimeError):
     """An engine or model is missing, failed, or ran past its timeout."""
 
+    status_code: int | None = None
+    """The HTTP status an endpoint answered with, where that was the failure."""
+
 
 class CalibrationError(UncertainError, ValueError):
     """A calibrator is missing, malformed, or cannot be applied to the document's signals."""

@@ -22,7 +22,15 @@ from uncertain.document import Document
 from uncertain.errors import EngineError
 from uncertain.render import MarksOption, Style, TraceHit, to_messages, trace
 
-__all__ = ["Answer", "ask", "display_endpoint", "openai_client"]
+__all__ = [
+    "Answer",
+    "Connection",
+    "ask",
+    "complete",
+    "connect",
+    "display_endpoint",
+    "openai_client",
+]
 
 _INSTALL_HINT = 'pip install "uncertain-ingest[llm]"'
 _LOCAL_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
@@ -120,6 +128,63 @@ def openai_client(base_url: str | None, timeout: float) -> Any:
 _client = openai_client  # its name before it was public
 
 
+@dataclass(frozen=True)
+class Connection:
+    """An endpoint ready to ask: the `openai` client, the endpoint as messages show it
+    (`display_endpoint`), what to mask in messages, and the timeout per request."""
+
+    client: Any
+    endpoint: str
+    secrets: list[tuple[str, str]]
+    timeout: float
+
+
+def connect(base_url: str | None, client: Any, timeout: float) -> Connection:
+    """A `Connection` for `client`, or for a new client of `base_url` (see `openai_client`)."""
+    if client is None:
+        client = openai_client(base_url, timeout)
+    urls = [str(u) for u in (getattr(client, "base_url", None), base_url) if u]
+    endpoint = display_endpoint(urls[0]).rstrip("/") if urls else "the endpoint"
+    secrets = _secrets(getattr(client, "api_key", None), urls)
+    return Connection(client, endpoint, secrets, timeout)
+
+
+def complete(connection: Connection, request: dict[str, Any]) -> Any:
+    """`client.chat.completions.create(**request)`, its failures turned into one-line
+    `EngineError`s naming the endpoint (unreachable, timed out, an HTTP error status, with
+    `status_code` set, anything else the SDK raises), with no credentials in them."""
+    openai = _openai()
+    endpoint, secrets, model = connection.endpoint, connection.secrets, request.get("model", "")
+    client = connection.client
+    try:
+        response = client.chat.completions.create(**request)
+    except openai.APITimeoutError:
+        raise EngineError(
+            f"{endpoint}: no answer within {connection.timeout:g} s; "
+            "raise the timeout or use a smaller model"
+        ) from None
+    except openai.APIConnectionError as error:
+        cause = error.__cause__ or error
+        raise EngineError(
+            _scrub(f"{endpoint}: cannot connect ({cause}); is the server running?", secrets)
+        ) from None
+    except openai.APIStatusError as error:
+        hint = {
+            401: "check OPENAI_API_KEY",
+            403: "check OPENAI_API_KEY",
+            404: f"check the model name {model!r} and the base URL",
+            429: "rate limited: wait and retry",
+        }.get(error.status_code, "see the server's log")
+        failure = EngineError(
+            _scrub(f"{endpoint}: HTTP {error.status_code} ({error.message}); {hint}", secrets)
+        )
+        failure.status_code = error.status_code
+        raise failure from None
+    except openai.OpenAIError as error:  # malformed responses and other SDK failures
+        raise EngineError(_scrub(f"{endpoint}: {type(error).__name__}: {error}", secrets)) from None
+    return response
+
+
 def ask(
     doc: Document,
     question: str,
@@ -146,41 +211,15 @@ def ask(
     where the server honours it. Raises `EngineError` naming the endpoint when the call fails
     or the answer is empty or refused.
     """
-    openai = _openai()
-    if client is None:
-        client = openai_client(base_url, timeout)
-    urls = [str(u) for u in (getattr(client, "base_url", None), base_url) if u]
-    endpoint = display_endpoint(urls[0]).rstrip("/") if urls else "the endpoint"
-    secrets = _secrets(getattr(client, "api_key", None), urls)
+    connection = connect(base_url, client, timeout)
+    endpoint, secrets = connection.endpoint, connection.secrets
     messages = to_messages(doc, question, style, marks=marks, max_marks=max_marks, **render_options)
     request: dict[str, Any] = {"model": model, "messages": messages, "temperature": temperature}
     if max_tokens is not None:
         request["max_tokens"] = max_tokens
     if seed is not None:
         request["seed"] = seed
-    try:
-        response = client.chat.completions.create(**request)
-    except openai.APITimeoutError:
-        raise EngineError(
-            f"{endpoint}: no answer within {timeout:g} s; raise the timeout or use a smaller model"
-        ) from None
-    except openai.APIConnectionError as error:
-        cause = error.__cause__ or error
-        raise EngineError(
-            _scrub(f"{endpoint}: cannot connect ({cause}); is the server running?", secrets)
-        ) from None
-    except openai.APIStatusError as error:
-        hint = {
-            401: "check OPENAI_API_KEY",
-            403: "check OPENAI_API_KEY",
-            404: f"check the model name {model!r} and the base URL",
-            429: "rate limited: wait and retry",
-        }.get(error.status_code, "see the server's log")
-        raise EngineError(
-            _scrub(f"{endpoint}: HTTP {error.status_code} ({error.message}); {hint}", secrets)
-        ) from None
-    except openai.OpenAIError as error:  # malformed responses and other SDK failures
-        raise EngineError(_scrub(f"{endpoint}: {type(error).__name__}: {error}", secrets)) from None
+    response = complete(connection, request)
     choices = getattr(response, "choices", None) or []
     if not choices:
         raise EngineError(f"{endpoint}: the answer has no choices; see the server's log")
