@@ -23,7 +23,7 @@ from uncertain._version import __version__
 if TYPE_CHECKING:
     from typing import Any
 
-    from uncertain.api import iter_read, iter_transcribe, ocr, read, transcribe
+    from uncertain.api import extract, iter_read, iter_transcribe, ocr, read, transcribe
     from uncertain.document import (
         SCHEMA_VERSION,
         Alternative,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         UncertainError,
         UsageError,
     )
+    from uncertain.extraction import Extraction, FieldResult
     from uncertain.fusion import Calibrator, fuse, load_calibrator
     from uncertain.llm import Answer, ask
     from uncertain.render import ParsedPrompt, TraceHit, parse, preamble, to_messages, trace
@@ -62,6 +63,8 @@ __all__ = [
     "Document",
     "Documents",
     "EngineError",
+    "Extraction",
+    "FieldResult",
     "InputError",
     "Mark",
     "OutputError",
@@ -77,6 +80,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "ask",
+    "extract",
     "fuse",
     "iter_read",
     "iter_transcribe",
@@ -96,7 +100,7 @@ __all__ = [
 _PUBLIC: dict[str, tuple[str, str]] = {
     **{
         name: ("uncertain.api", name)
-        for name in ("iter_read", "iter_transcribe", "ocr", "read", "transcribe")
+        for name in ("extract", "iter_read", "iter_transcribe", "ocr", "read", "transcribe")
     },
     **{
         name: ("uncertain.document", name)
@@ -127,6 +131,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
         )
     },
     **{name: ("uncertain.fusion", name) for name in ("Calibrator", "fuse", "load_calibrator")},
+    **{name: ("uncertain.extraction", name) for name in ("Extraction", "FieldResult")},
     **{name: ("uncertain.llm", name) for name in ("Answer", "ask")},
     **{
         name: ("uncertain.render", name)

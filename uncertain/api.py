@@ -7,7 +7,7 @@ so calling `transcribe` in a loop or from several threads does not reload the mo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -23,12 +23,14 @@ if TYPE_CHECKING:
 
     from uncertain.adapters.tesseract import TesseractAdapter
     from uncertain.adapters.whisper import ComputeType, WhisperAdapter
+    from uncertain.extraction import Constraint, Extraction
     from uncertain.fusion import Calibrator
 
 __all__ = [
     "CharChoices",
     "CrossCheckMode",
     "Device",
+    "extract",
     "iter_read",
     "iter_transcribe",
     "ocr",
@@ -315,3 +317,58 @@ def iter_read(
         pieces = tesseract_engine(language or "eng", dpi).iter_read(source, **options)
     for piece in pieces:
         yield _fuse(piece, fuse, calibration, threshold)
+
+
+def extract(
+    source: Document | str | Path,
+    schema: Any,
+    *,
+    model: str,
+    base_url: str | None = None,
+    client: Any = None,
+    calibrator: Calibrator | str | Path | None = None,
+    threshold: float | None = None,
+    constrain: Constraint = "auto",
+    timeout: float = 300.0,
+    max_tokens: int = 1024,
+    seed: int | None = 0,
+    max_chars: int | None = None,
+    read_options: Mapping[str, Any] | None = None,
+) -> Extraction:
+    """Extract `schema`'s fields from a document, each with a calibrated confidence, the words
+    it came from, and whether a person should check it.
+
+    `source`: a `Document`, or a file to `read` first (`read_options` are passed to `read`:
+    `language`, `cross_check`, `alternatives`, `model` for the Whisper model, ...).
+    `schema`: a pydantic model class or a JSON Schema dict: a flat object of strings,
+    numbers, integers, booleans and dates, and lists of such objects for line items (anything
+    else is refused with a `UsageError` before the model is asked).
+    `model`, `base_url`, `client`, `timeout`: the OpenAI-compatible chat endpoint to ask, as
+    for `ask`. `constrain`: how the output is held to the schema (`auto` tries OpenAI's
+    `json_schema`, then llama.cpp's `json_object` with a schema, then the prompt alone).
+    `calibrator`: a field calibrator or its JSON file (default: the bundled one);
+    `threshold`: fields below it need review (default: the calibrator's). `max_chars`:
+    document text per request; longer documents are asked about in parts (default
+    `MAX_CHARS`, sized for a 4,096-token context).
+
+    What the model gets wrong is in the result (`Extraction.error`, a field's `reasons`);
+    `EngineError` only when the endpoint fails (unreachable, timed out, an HTTP error), and
+    `InputError` when the file cannot be read.
+    """
+    from uncertain.extraction import MAX_CHARS, extract_document
+
+    doc = source if isinstance(source, Document) else read(source, **dict(read_options or {}))
+    return extract_document(
+        doc,
+        schema,
+        model=model,
+        base_url=base_url,
+        client=client,
+        calibrator=calibrator,
+        threshold=threshold,
+        constrain=constrain,
+        timeout=timeout,
+        max_tokens=max_tokens,
+        seed=seed,
+        max_chars=MAX_CHARS if max_chars is None else max_chars,
+    )

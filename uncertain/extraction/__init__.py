@@ -6,8 +6,8 @@ schema's fields (output constrained to the schema where the server can), finds e
 in the document's words, and turns the evidence (the words' calibrated confidences and
 marks, whether the value is verbatim in the document, the model's own token probabilities,
 a second reader's agreement, format checks, how many places could hold the value) into one
-calibrated probability per field with `FieldCalibrator`. `uncertain.extract` does the same
-for a file, reading or transcribing it first.
+calibrated probability per field with a field calibrator (`fit_field_calibrator`).
+`uncertain.extract` does the same for a file, reading or transcribing it first.
 
 Modules: `schema` (what schemas are accepted), `request` (what is sent), `answer` (reading
 the JSON answer with positions and token probabilities), `grounding` (finding values in the
@@ -17,9 +17,10 @@ document), `evidence` (the evidence and the calibrator), `results` (`Extraction`
 
 from uncertain.extraction.evidence import (
     EVIDENCE,
-    FieldCalibrator,
     default_field_calibrator,
     field_evidence,
+    fit_field_calibrator,
+    load_field_calibrator,
 )
 from uncertain.extraction.extractor import MAX_CHARS, extract_document, split_document
 from uncertain.extraction.grounding import Grounding, ground
@@ -32,7 +33,6 @@ __all__ = [
     "MAX_CHARS",
     "Constraint",
     "Extraction",
-    "FieldCalibrator",
     "FieldKind",
     "FieldResult",
     "FieldSpec",
@@ -41,7 +41,9 @@ __all__ = [
     "default_field_calibrator",
     "extract_document",
     "field_evidence",
+    "fit_field_calibrator",
     "ground",
+    "load_field_calibrator",
     "read_schema",
     "split_document",
 ]

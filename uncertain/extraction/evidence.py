@@ -13,29 +13,33 @@ Evidence (`field_evidence`), each a number:
   places could hold a value of its kind (amounts, dates);
 - `empty`: 1 for an empty string; `kind_number`, `kind_date`, `kind_string`: the field's kind.
 
-`FieldCalibrator` applies a logistic model fitted on labelled fields (numpy only; the numbers
-come from JSON). The bundled one, `uncertain/calibration/fields.json`, was fitted on real
-receipts and forms; `uncertain calibrate-fields` fits one on a user's own labelled records.
+A field calibrator is one of fusion's calibrators (`LogisticCalibrator`: numpy, its numbers
+read from JSON) whose features are these evidence names instead of a word's signals. The
+bundled one, `uncertain/calibration/fields.json`, was fitted on real receipts and forms;
+`fit_field_calibrator` (and `uncertain calibrate-fields`) fits one on a user's own labelled
+fields.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from uncertain.document import Document
-from uncertain.errors import UsageError
+from uncertain.errors import CalibrationError
 from uncertain.extraction.grounding import Grounding
 from uncertain.extraction.schema import FieldKind
+from uncertain.fusion import Calibrator, Feature, LogisticCalibrator, load_calibrator
 
-__all__ = ["EVIDENCE", "FieldCalibrator", "default_field_calibrator", "field_evidence"]
+__all__ = [
+    "EVIDENCE",
+    "default_field_calibrator",
+    "field_evidence",
+    "fit_field_calibrator",
+    "load_field_calibrator",
+]
 
 EVIDENCE: tuple[str, ...] = (
     "grounded",
@@ -97,95 +101,60 @@ def field_evidence(
     }
 
 
-@dataclass(frozen=True)
-class FieldCalibrator:
-    """A logistic model from field evidence to the probability that the value is right.
-
-    `features` name the evidence used, `mean` and `scale` standardise it, `coef` and
-    `intercept` weigh it. `threshold`: fields below it need review. `about` says what it was
-    fitted on, with its figures.
-    """
-
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    coef: tuple[float, ...]
-    intercept: float
-    threshold: float = 0.5
-    about: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        sizes = {len(self.features), len(self.mean), len(self.scale), len(self.coef)}
-        if len(sizes) != 1:
-            raise UsageError("field calibrator: features, mean, scale and coef differ in length")
-        unknown = sorted(set(self.features) - set(EVIDENCE))
-        if unknown:
-            raise UsageError(
-                f"field calibrator: unknown evidence {unknown}; known: {', '.join(EVIDENCE)}"
-            )
-        if not 0.0 <= self.threshold <= 1.0:
-            raise UsageError("field calibrator: threshold must be within 0..1")
-
-    def matrix(self, evidence: Sequence[dict[str, float]]) -> np.ndarray:
-        """The evidence as a matrix, one row per field, in `features` order."""
-        return np.array(
-            [[row.get(name, 0.0) for name in self.features] for row in evidence], dtype=float
-        ).reshape(len(evidence), len(self.features))
-
-    def confidence(self, evidence: Sequence[dict[str, float]]) -> np.ndarray:
-        """The probability that each field's value is right."""
-        x = (self.matrix(evidence) - np.array(self.mean)) / np.array(self.scale)
-        z = x @ np.array(self.coef) + self.intercept
-        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The calibrator as JSON-ready numbers."""
-        return {
-            "kind": "field-logistic",
-            "features": list(self.features),
-            "mean": list(self.mean),
-            "scale": list(self.scale),
-            "coef": list(self.coef),
-            "intercept": self.intercept,
-            "threshold": self.threshold,
-            "about": self.about,
-        }
-
-    def save(self, path: str | Path) -> None:
-        """Write the calibrator as JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FieldCalibrator:
-        """Read a calibrator from `to_dict`'s numbers."""
-        if data.get("kind") != "field-logistic":
-            raise UsageError("not a field calibrator (its kind is not 'field-logistic')")
-        try:
-            return cls(
-                features=tuple(str(f) for f in data["features"]),
-                mean=tuple(float(v) for v in data["mean"]),
-                scale=tuple(float(v) or 1.0 for v in data["scale"]),
-                coef=tuple(float(v) for v in data["coef"]),
-                intercept=float(data["intercept"]),
-                threshold=float(data.get("threshold", 0.5)),
-                about=dict(data.get("about", {})),
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            raise UsageError(f"field calibrator: {error}") from None
-
-    @classmethod
-    def load(cls, path: str | Path) -> FieldCalibrator:
-        """Read a calibrator written by `save` (or `uncertain calibrate-fields`)."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise UsageError(f"{path}: cannot read a field calibrator ({error})") from None
-        if not isinstance(data, dict):
-            raise UsageError(f"{path}: not a field calibrator")
-        return cls.from_dict(data)
+def _check_features(calibrator: Calibrator, where: str) -> Calibrator:
+    unknown = sorted({f.signal for f in calibrator.features} - set(EVIDENCE))
+    if unknown:
+        raise CalibrationError(
+            f"{where}: not a field calibrator (unknown evidence {', '.join(unknown)}); "
+            f"field calibrators use: {', '.join(EVIDENCE)}"
+        )
+    return calibrator
 
 
-def default_field_calibrator() -> FieldCalibrator:
+def load_field_calibrator(path: str | Path) -> Calibrator:
+    """A field calibrator saved as JSON (by `fit_field_calibrator(...).save` or
+    `uncertain calibrate-fields`); `CalibrationError` when it is not one."""
+    return _check_features(load_calibrator(path), str(path))
+
+
+def default_field_calibrator() -> Calibrator:
     """The bundled field calibrator (fitted on real receipts and forms)."""
     file = resources.files("uncertain") / "calibration" / "fields.json"
-    return FieldCalibrator.from_dict(json.loads(file.read_text(encoding="utf-8")))
+    return _check_features(Calibrator.from_json(file.read_text(encoding="utf-8")), "fields.json")
+
+
+def fit_field_calibrator(
+    evidence: Sequence[dict[str, float]],
+    right: Sequence[bool],
+    *,
+    features: Sequence[str] | None = None,
+    threshold: float = 0.5,
+    metadata: dict[str, str] | None = None,
+) -> LogisticCalibrator:
+    """Fit a field calibrator: a logistic model from the evidence of labelled fields (as
+    `FieldResult.evidence` holds it) to whether each value was right. `features`: the
+    evidence names to use (default: those of the bundled calibrator). `CalibrationError`
+    without both right and wrong fields to learn from."""
+    names = (
+        list(features)
+        if features is not None
+        else [f.signal for f in default_field_calibrator().features]
+    )
+    unknown = sorted(set(names) - set(EVIDENCE))
+    if unknown:
+        raise CalibrationError(
+            f"unknown evidence {', '.join(unknown)}; known: {', '.join(EVIDENCE)}"
+        )
+    wrong = list(right).count(False)
+    if len(evidence) != len(right):
+        raise CalibrationError("evidence and labels differ in length")
+    if wrong == 0 or wrong == len(right):
+        raise CalibrationError(
+            f"the {len(right)} fields hold {wrong} wrong ones: fitting needs both right and "
+            "wrong fields"
+        )
+    calibrator = LogisticCalibrator(
+        [Feature(name) for name in names], threshold=threshold, metadata=metadata
+    )
+    calibrator.fit(evidence, list(right))
+    return calibrator

@@ -16,15 +16,18 @@ dropped and noted. Only the endpoint failing (unreachable, timed out, an HTTP er
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from uncertain.document import Document
 from uncertain.errors import UsageError, check_choice
 from uncertain.extraction.answer import AnswerError, parse_answer, value_logprobs
 from uncertain.extraction.evidence import (
-    FieldCalibrator,
     default_field_calibrator,
     field_evidence,
+    load_field_calibrator,
 )
 from uncertain.extraction.grounding import ground
 from uncertain.extraction.request import (
@@ -36,6 +39,7 @@ from uncertain.extraction.request import (
 )
 from uncertain.extraction.results import Extraction, FieldResult
 from uncertain.extraction.schema import FieldSpec, SchemaSpec, check_value, read_schema
+from uncertain.fusion import Calibrator
 from uncertain.llm import connect
 
 __all__ = ["MAX_CHARS", "extract_document"]
@@ -52,7 +56,7 @@ def extract_document(
     model: str,
     base_url: str | None = None,
     client: Any = None,
-    calibrator: FieldCalibrator | None = None,
+    calibrator: Calibrator | str | Path | None = None,
     threshold: float | None = None,
     constrain: Constraint = "auto",
     timeout: float = 300.0,
@@ -65,7 +69,10 @@ def extract_document(
     check_choice("constrain", constrain, CONSTRAINTS)
     if max_chars < 200:
         raise UsageError(f"max_chars must be at least 200, not {max_chars}")
-    calibrator = calibrator or default_field_calibrator()
+    if calibrator is None:
+        calibrator = default_field_calibrator()
+    elif not isinstance(calibrator, Calibrator):
+        calibrator = load_field_calibrator(calibrator)
     cut = calibrator.threshold if threshold is None else threshold
     if not 0.0 <= cut <= 1.0:
         raise UsageError(f"threshold must be within 0..1, not {threshold}")
@@ -168,7 +175,7 @@ def _slice(doc: Document, start: int, end: int) -> Document:
 
 
 def _read_reply(
-    doc: Document, spec: SchemaSpec, reply: Reply, calibrator: FieldCalibrator, cut: float
+    doc: Document, spec: SchemaSpec, reply: Reply, calibrator: Calibrator, cut: float
 ) -> tuple[dict[str, FieldResult], dict[str, Any], list[str]]:
     """Each field's result and value from one reply, and notes on dropped properties;
     `AnswerError` when the reply is unusable."""
@@ -225,7 +232,7 @@ def _judge(
     doc: Document,
     reply: Reply,
     pending: Sequence[tuple[str, FieldSpec, Any, str | None, tuple[int, int] | None]],
-    calibrator: FieldCalibrator,
+    calibrator: Calibrator,
     cut: float,
 ) -> dict[str, FieldResult]:
     judged = [(path, f, v, p, where) for path, f, v, p, where in pending if v is not None]
@@ -236,7 +243,7 @@ def _judge(
         logprobs = value_logprobs(reply.tokens, reply.text, where) if where else []
         groundings.append(grounding)
         evidence.append(field_evidence(doc, field.kind, value, grounding, logprobs))
-    confidences = calibrator.confidence(evidence)
+    confidences = calibrator.predict(evidence) if evidence else np.zeros(0)
     results: dict[str, FieldResult] = {}
     judged_at = {path: i for i, (path, *_rest) in enumerate(judged)}
     for path, field, value, problem, _ in pending:
