@@ -3,6 +3,8 @@
     uncertain transcribe FILES_OR_DIRS... [-f FORMAT] [-o DIR]   annotated transcripts
     uncertain render DOC.json --style inline                      a document as prompt text
     uncertain ask FILE_OR_JSON "question" --model NAME            ask an LLM, see weak spots
+    uncertain extract FILES --schema S.json --model NAME          fields, each with confidence
+    uncertain calibrate-fields LABELS.jsonl -o fields.json        fit a field calibrator
     uncertain eval FILES --refs DIR                               how good the confidences are
     uncertain calibrate FILES --refs DIR -o my.json               fit a calibrator on your data
     uncertain schema                                              the JSON Schema of a document
@@ -13,7 +15,8 @@ no traceback reaches the user unless `--debug` is given.
 
 Modules: `inputs` (files, folders, standard input and pipes, output names), `progress`
 (progress bars and the terminal view), `run` (reporting a failed file and counting it),
-`commands` (the Typer app, one function per command, and `transcribe`'s per-file step).
+`commands` (the Typer app, one function per command, and `transcribe`'s per-file step),
+`extracting` (`extract` and `calibrate-fields`, registered on the same app).
 """
 
 from uncertain.cli.commands import (
@@ -28,6 +31,7 @@ from uncertain.cli.commands import (
     transcribe,
     transcribe_file,
 )
+from uncertain.cli.extracting import calibrate_fields, extract, extract_file
 from uncertain.cli.inputs import INPUT_TIMEOUT, STDIN, iter_inputs, output_stems, read_stream
 from uncertain.cli.progress import BatchProgress, TerminalView
 from uncertain.cli.run import Run
@@ -44,8 +48,11 @@ __all__ = [
     "app",
     "ask",
     "calibrate",
+    "calibrate_fields",
     "evaluate",
     "evaluate_command",
+    "extract",
+    "extract_file",
     "iter_inputs",
     "main",
     "output_stems",

@@ -7,6 +7,7 @@
     formats_for_kind("audio")        the same, judged from a media kind before reading
     print_terminal(doc, console)     coloured terminal view (plain markers without colour)
     notebook_html(doc), notebook_table_html(docs)   Jupyter fragments
+    export_fields_html(doc, extraction.to_dict())   the HTML report with extracted fields
 
 Subtitles (vtt, srt) apply to timed documents (audio, video); hOCR and ALTO to documents
 with pages (images, PDFs); every other format applies to every document. Every exporter
@@ -30,7 +31,7 @@ from uncertain.exporters.hocr import export_hocr
 from uncertain.exporters.markdown import export_markdown
 from uncertain.exporters.notebook import notebook_html, notebook_table_html
 from uncertain.exporters.prompt import export_prompt
-from uncertain.exporters.report import export_html
+from uncertain.exporters.report import export_fields_html, export_html
 from uncertain.exporters.subtitles import export_srt, export_vtt
 from uncertain.exporters.text import export_text, print_terminal
 
@@ -39,6 +40,7 @@ __all__ = [
     "Format",
     "expand_formats",
     "export",
+    "export_fields_html",
     "formats_for_kind",
     "notebook_html",
     "notebook_table_html",

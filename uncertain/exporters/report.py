@@ -5,6 +5,7 @@ underlined, and a hover card gives each word's confidence, other readings and ti
 box. Audio and video get a player (a relative `media_href`, or the file embedded as base64
 under `embed_limit` bytes); clicking a word seeks the player to it. Images and PDF pages
 are embedded as downscaled pictures with every word's box drawn in its confidence colour.
+`export_fields_html` adds the fields extracted from the document beside it (see `fields`).
 
 Safety: all text goes through `html.escape`; styles and scripts are inline and allowed by
 hash in a strict Content-Security-Policy (nothing external loads); the data for the script
@@ -20,6 +21,7 @@ import html
 import io
 import json
 import mimetypes
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,17 @@ from uncertain.exporters._common import (
     summary,
     title_of,
 )
+from uncertain.exporters.fields import FIELDS_CSS, FIELDS_JS, field_data, fields_panel
 
-__all__ = ["DEFAULT_EMBED_LIMIT", "csp", "export_html", "heat_css", "json_for_script", "page_image"]
+__all__ = [
+    "DEFAULT_EMBED_LIMIT",
+    "csp",
+    "export_fields_html",
+    "export_html",
+    "heat_css",
+    "json_for_script",
+    "page_image",
+]
 
 DEFAULT_EMBED_LIMIT = 16 * 1024 * 1024
 """Largest media file (bytes) embedded in the report when no `media_href` is given."""
@@ -355,6 +366,18 @@ def _legend() -> str:
 def export_html(doc: Document, **options: Any) -> str:
     """The self-contained HTML report (options: media_href, embed_media, embed_limit,
     source_path, images, max_image_px, threshold)."""
+    return _report(doc, None, options)
+
+
+def export_fields_html(doc: Document, extraction: Mapping[str, Any], **options: Any) -> str:
+    """The HTML report of `doc` with the fields extracted from it beside the page or
+    transcript: `extraction` is `Extraction.to_dict()`. Hovering or clicking a field
+    highlights the words it was found in, and their boxes on the page pictures. Options as
+    for `export_html`."""
+    return _report(doc, extraction, options)
+
+
+def _report(doc: Document, extraction: Mapping[str, Any] | None, options: dict[str, Any]) -> str:
     runs = marked_runs(doc, options.get("threshold"))
     runs_of = run_index(runs)
     reasons = [
@@ -362,6 +385,9 @@ def export_html(doc: Document, **options: Any) -> str:
     ]
     style = _CSS + heat_css()
     script = _JS
+    if extraction is not None:
+        style += FIELDS_CSS
+        script += FIELDS_JS
     title = title_of(doc)
     meta = [f"engine: {doc.source.engine}"]
     if doc.source.engine_version:
@@ -378,20 +404,27 @@ def export_html(doc: Document, **options: Any) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{html.escape(title)} · uncertain report</title>",
         f"<style>{style}</style>",
-        "</head><body>",
+        "</head><body>" if extraction is None else '</head><body class="with-fields">',
         f"<header><h1>{html.escape(title)}</h1>",
         f'<p class="summary">{html.escape(summary(doc))}</p>',
         f'<p class="meta">{html.escape("; ".join(meta))}</p>',
         _legend(),
         "</header>",
     ]
+    known = {s.id for s in doc.spans}
+    if extraction is not None:
+        parts.append('<div class="layout">' + fields_panel(extraction, known) + "<div>")
     if any(s.time is not None for s in doc.spans):
         parts.append(_player(doc, options))
     for number, page in enumerate(doc.pages):
         parts.append(_page_svg(doc, number, page, runs_of, options))
     parts.append(f'<main class="text" id="text">{heat_text(doc, runs_of)}</main>')
+    if extraction is not None:
+        parts.append("</div></div>")
     parts.append('<div id="card" class="card" role="status" hidden></div>')
-    data = {"spans": _span_data(doc, runs_of, reasons)}
+    data: dict[str, Any] = {"spans": _span_data(doc, runs_of, reasons)}
+    if extraction is not None:
+        data["fields"] = field_data(extraction, known)
     parts.append(
         f'<script type="application/json" id="uncertain-data">{json_for_script(data)}</script>'
     )
