@@ -33,7 +33,16 @@ def invoke(*args: str) -> tuple[int, str, str]:
 def test_help_lists_subcommands() -> None:
     code, out, _ = invoke("--help")
     assert code == 0
-    for command in ("transcribe", "render", "eval", "calibrate", "schema"):
+    for command in (
+        "transcribe",
+        "render",
+        "ask",
+        "extract",
+        "eval",
+        "calibrate",
+        "calibrate-fields",
+        "schema",
+    ):
         assert command in out
 
 
