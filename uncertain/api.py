@@ -355,8 +355,9 @@ def extract(
     `EngineError` only when the endpoint fails (unreachable, timed out, an HTTP error), and
     `InputError` when the file cannot be read.
     """
-    from uncertain.extraction import MAX_CHARS, extract_document
+    from uncertain.extraction import MAX_CHARS, extract_document, read_schema
 
+    read_schema(schema)  # a schema it cannot take is refused before a long read, not after
     doc = source if isinstance(source, Document) else read(source, **dict(read_options or {}))
     return extract_document(
         doc,

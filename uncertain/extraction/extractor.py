@@ -135,7 +135,8 @@ def extract_document(
 
 def split_document(doc: Document, max_chars: int) -> list[Document]:
     """`doc` itself when its text fits in `max_chars`, else parts of it cut at line ends
-    (at a space where a line is longer), each a document of its own spans."""
+    (at a space where a line is longer), each a document of its own spans. No span is cut:
+    a single word longer than `max_chars` makes its part that much longer."""
     if len(doc.text) <= max_chars:
         return [doc]
     parts: list[Document] = []
@@ -147,17 +148,19 @@ def split_document(doc: Document, max_chars: int) -> list[Document]:
             if cut <= start:
                 cut = doc.text.rfind(" ", start + 1, end)
             end = cut if cut > start else end
-            end = _outside_span(doc, end)
+            end = _outside_span(doc, start, end)
         parts.append(_slice(doc, start, end))
         start = end
     return parts
 
 
-def _outside_span(doc: Document, position: int) -> int:
-    """`position`, moved back to the start of a span it would cut through."""
+def _outside_span(doc: Document, start: int, position: int) -> int:
+    """`position`, moved back to the start of a span it would cut through; past its end when
+    only blanks come before that span in the part (a word longer than a part goes whole:
+    moving back would leave a part of no words, or an empty one and no end)."""
     for span in doc.spans:
         if span.start < position < span.end:
-            return span.start
+            return span.start if doc.text[start : span.start].strip() else span.end
     return position
 
 
