@@ -102,3 +102,10 @@ def test_nothing_to_find(page: Document) -> None:
 
 def test_normalize_folds_case_accents_and_punctuation() -> None:
     assert normalize("Café-Crème, 2x!") == "cafecreme2x"
+
+
+def test_a_date_is_not_an_amount(receipt: Document) -> None:
+    # 25/12/2018 would read as 25 by the amount parser: a date word is no place for an amount.
+    found = ground(receipt, "number", 25.0)
+    assert not found.found
+    assert span_of(receipt, "25/12/2018") not in found.span_ids

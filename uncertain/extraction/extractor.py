@@ -263,6 +263,8 @@ def _judge(
             pass
         elif not grounding.found:
             reasons.append("not found in the document")
+        elif not grounding.exact and grounding.similarity >= 0.995:
+            reasons.append("found only inside longer words")
         elif not grounding.exact:
             reasons.append(f"found only approximately (similarity {grounding.similarity:.2f})")
         if evidence[i]["words_marked"]:

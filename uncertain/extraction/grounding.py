@@ -28,6 +28,9 @@ FUZZY_MIN = 0.8
 """Lowest similarity (0..1) at which a string counts as found in the document."""
 
 _DIGIT = re.compile(r"\d")
+# A word that is an amount and nothing else: a currency word or sign before it, a sign or
+# punctuation after it (`RM9.00`, `$1,234.50`, `9.00*`), never a date or a time (`25/12`).
+_AMOUNT_WORD = re.compile(r"[(\[]?[^\W\d]{0,3}[$€£¥]?\s*[-+]?\d[\d,.' ]*[^\w/:]{0,2}")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def _best(doc: Document, places: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
 
 
 def _ground_amount(doc: Document, value: float) -> Grounding:
-    amounts = [(s.id, parse_amount(s.text)) for s in doc.spans if _DIGIT.search(s.text)]
+    amounts = [(s.id, parse_amount(s.text)) for s in doc.spans if _AMOUNT_WORD.fullmatch(s.text)]
     readable = [(i, a) for i, a in amounts if a is not None]
     places = [(i,) for i, a in readable if abs(a - value) < 0.005]
     if not places:
