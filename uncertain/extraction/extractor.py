@@ -44,9 +44,10 @@ from uncertain.llm import connect
 
 __all__ = ["MAX_CHARS", "extract_document"]
 
-MAX_CHARS = 9000
-"""Characters of document text sent in one request: with the instructions and the answer, a
-4,096-token context holds them. Longer documents are asked about in parts."""
+MAX_CHARS = 7000
+"""Characters of document text sent in one request: at about 3 characters a token, with the
+instructions and an answer of up to 1,024 tokens, a 4,096-token context holds them. Longer
+documents are asked about in parts."""
 
 
 def extract_document(
