@@ -44,8 +44,9 @@ CTranslate2 (`ctranslate2.models.Whisper`): `generate(..., beam_size, num_hypoth
 sampling_temperature, return_scores)` with results' `sequences_ids` and `scores`; `align`
 with results' `text_token_probs`, also given an encoder output (that of 30 s of silence, from
 the model's `encode`, for the prior signals: `prior_probabilities`) in place of features, with
-as many batch entries as token sequences; `is_multilingual`; `ctranslate2.set_random_seed`, which seeds the random
-generator of a worker thread when that thread first samples; and the constructor
+as many batch entries as token sequences; `is_multilingual`; `ctranslate2.set_random_seed`,
+which seeds the random generator of a worker thread when that thread first samples; and the
+constructor
 `Whisper(path, device, compute_type, intra_threads, inter_threads)`.
 """
 
