@@ -24,6 +24,19 @@ its marking threshold. `--transfer` fits each candidate on one model's words and
 the other's; with `--fallback` and `--write` the chosen family, fitted on both, becomes
 whisper-fallback.json.
 
+`--prior` asks whether the decoder's language prior (`prior_logprob`, `audio_gain`,
+`min_token_audio_gain`: uncertain/adapters/whisper/prior.py, computed again for the cached tiny.en
+documents from their token texts, no audio needed), the timing signals (`seconds_per_char`,
+`gap_before`, `gap_after`, `neighbour_drop`) and conditioning on how hard the recording is
+(`recording_mean_logprob`, alone and in interactions with the word scores) pay over the shipped
+calibrator's features (`--features-from`), by the rule of `--nbest` below; and, for comparison,
+what they add over word_probability and min_token_probability alone. Interaction candidates are
+measured here only (the calibrator format has no products of signals); with `--write`, the
+appliable candidate that pays with the best worst-condition score is written as
+whisper-tiny.en.json; `--pick NAME --write --out DIR` writes the named appliable candidate
+whatever the verdict, as whisper-tiny.en-<name>.json, to report it on eval
+(`speech_confidence.py --candidate FILE`).
+
 `--nbest CACHE` asks whether N-best disagreement pays: it reads the fit
 documents decoded with `alternatives=3` (cached by `speech_corpus.py --alternatives 3` under
 `CACHE/tiny.en+alt3/`, whose spans carry `nbest_agreement`), and scores, by the same grouped
@@ -395,7 +408,29 @@ def main(argv: list[str] | None = None) -> int:
         help="--nbest: the calibrator whose feature set is the baseline",
     )
     parser.add_argument("--resamples", type=int, default=1000, help="--nbest: bootstrap draws")
+    parser.add_argument(
+        "--prior",
+        action="store_true",
+        help="study the language-prior, timing and recording-difficulty signals (tiny.en)",
+    )
+    parser.add_argument(
+        "--pick",
+        default="",
+        help="--prior --write: write this candidate whatever the verdict (to report it on eval)",
+    )
     args = parser.parse_args(argv)
+    if args.prior:
+        prior_study(
+            args.cache,
+            args.features_from,
+            args.folds,
+            args.resamples,
+            write=args.write,
+            out=args.out,
+            recall=args.recall,
+            pick=args.pick,
+        )
+        return 0
     if args.nbest is not None:
         nbest_study(
             args.nbest,
@@ -882,6 +917,202 @@ def nbest_study(
     calibrator.threshold = threshold
     out.mkdir(parents=True, exist_ok=True)
     print(f"  wrote {calibrator.save(out / f'whisper-{base_model}+nbest.json')}")
+
+
+PRIOR = [
+    Feature("prior_logprob", "raw", default=-8.0),
+    Feature("audio_gain", "raw", default=8.0),
+]
+PRIOR_MIN = Feature("min_token_audio_gain", "raw", default=4.0)
+TIMING = [
+    Feature("seconds_per_char", "log", default=0.07),
+    Feature("gap_before", "raw", default=0.0),
+    Feature("gap_after", "raw", default=0.0),
+]
+NEIGHBOUR_DROP = Feature("neighbour_drop", "raw", default=0.0)
+DIFFICULTY = Feature("recording_mean_logprob", "raw", default=-0.3)
+# Products of a word score with the recording's difficulty, built here only (`_interactions`).
+INTERACTIONS = [
+    Feature("x_word_probability", "raw"),
+    Feature("x_min_token_probability", "raw"),
+    Feature("x_audio_gain", "raw"),
+    Feature("x_prior_logprob", "raw"),
+]
+
+
+def _interactions(rows: list[dict[str, float]]) -> None:
+    """Study-only signals: logit word scores and prior signals times recording_mean_logprob."""
+
+    def logit(p: float) -> float:
+        p = min(max(p, 1e-6), 1 - 1e-6)
+        return math.log(p / (1 - p))
+
+    for row in rows:
+        r = row.get("recording_mean_logprob", -0.3)
+        row["x_word_probability"] = logit(row.get("word_probability", 0.5)) * r
+        row["x_min_token_probability"] = logit(row.get("min_token_probability", 0.5)) * r
+        row["x_audio_gain"] = row.get("audio_gain", 8.0) * r
+        row["x_prior_logprob"] = row.get("prior_logprob", -8.0) * r
+
+
+def prior_study(
+    cache: Path,
+    features_from: Path,
+    folds: int,
+    resamples: int,
+    *,
+    write: bool = False,
+    out: Path = OUT,
+    recall: float = 0.8,
+    pick: str = "",
+) -> None:
+    """Do the prior, timing and difficulty signals pay? (module docstring: `--prior`).
+
+    `pick` names a candidate to write whatever the verdict (into `out`, to report it)."""
+    from uncertain.adapters.whisper import WhisperAdapter
+
+    adapter = WhisperAdapter("tiny.en", device="cpu")
+    pairs = [(item, adapter.add_prior_signals(doc)) for item, doc in fit_pairs("tiny.en", cache)]
+    if not pairs:
+        print(f"{cache / 'tiny.en'}: nothing decoded yet")
+        return
+    rows, labels, groups, conditions = labelled(pairs)
+    _interactions(rows)
+    fold = folds_of(groups, folds)
+    held_out = np.unique(conditions, return_inverse=True)[1]
+    names = sorted(set(conditions.tolist()))
+    label, shipped = shipped_spec(features_from)
+    base = list(shipped.features or [WP])
+    print(
+        f"\nprior, timing and difficulty study (tiny.en, {cache}): {len(pairs)} fit recordings, "
+        f"{len(set(groups.tolist()))} groups, {len(rows)} words, {int((~labels).sum())} wrong; "
+        f"{folds}-fold grouped CV; intervals: {resamples} paired bootstrap draws of groups"
+    )
+    print(f"  baseline: {label}: {', '.join(f.name for f in base)}")
+
+    def spec(extra: list[Feature]) -> Spec:
+        return Spec([*base, *extra], shipped.l2, shipped.balanced)
+
+    candidates = {
+        "shipped + prior": spec(PRIOR),
+        "shipped + prior + min token gain": spec([*PRIOR, PRIOR_MIN]),
+        "shipped + timing": spec(TIMING),
+        "shipped + timing + neighbour drop": spec([*TIMING, NEIGHBOUR_DROP]),
+        "shipped + difficulty": spec([DIFFICULTY]),
+        "shipped + prior + timing": spec([*PRIOR, *TIMING]),
+        "shipped + prior + timing + difficulty": spec([*PRIOR, *TIMING, DIFFICULTY]),
+        "study only: shipped + difficulty interactions": spec([DIFFICULTY, *INTERACTIONS[:2]]),
+        "study only: shipped + prior + difficulty interactions": spec(
+            [*PRIOR, DIFFICULTY, *INTERACTIONS]
+        ),
+        "study only: shipped + prior + timing + difficulty interactions": spec(
+            [*PRIOR, *TIMING, DIFFICULTY, *INTERACTIONS]
+        ),
+    }
+    # The same signals over word_probability and min_token_probability alone (no weighting):
+    # what they add to a model that lacks the shipped features' segment and context evidence.
+    two = Spec(base[:2]) if len(base) >= 2 else Spec([WP])
+    over_two = {
+        "two + prior": Spec([*(two.features or []), *PRIOR]),
+        "study only: two + difficulty interactions": Spec(
+            [*(two.features or []), DIFFICULTY, *INTERACTIONS[:2]]
+        ),
+        "study only: two + prior + difficulty interactions": Spec(
+            [*(two.features or []), *PRIOR, DIFFICULTY, *INTERACTIONS]
+        ),
+    }
+    specs = {"shipped": shipped, **candidates, "two": two, **over_two}
+    baseline_of = {**dict.fromkeys(candidates, "shipped"), **dict.fromkeys(over_two, "two")}
+    raw = np.array([r.get("word_probability", 0.0) for r in rows])
+    hallucinated = is_possible_hallucination(rows, capped_only=True)
+    oof = {
+        n: out_of_fold(s, rows, labels, fold, conditions, hallucinated) for n, s in specs.items()
+    }
+    held = {
+        n: out_of_fold(s, rows, labels, held_out, conditions, hallucinated)
+        for n, s in specs.items()
+    }
+    print(report("raw word_probability", raw, labels, conditions, fold))
+    scores = {
+        name: scored(name, oof[name], held[name], raw, labels, conditions, fold, held_out)
+        for name in specs
+    }
+    pays: list[str] = []
+    for name, against in baseline_of.items():
+        print(f"  gain of {name!r} over {against!r}, grouped CV [95% interval]:")
+        verdict = {}
+        for c in [*names, "all"]:
+            m = np.ones(len(rows), dtype=bool) if c == "all" else conditions == c
+            verdict[c] = gain_interval(
+                oof[name][m], oof[against][m], labels[m], groups[m], fold[m], resamples
+            )
+            print(
+                f"    {c:12s} "
+                + "  ".join(
+                    f"{k} gain {with_interval(*figures, '+.4f')}"
+                    for k, figures in verdict[c].items()
+                )
+            )
+        gains = any(verdict[c]["AUROC"][1] > 0 for c in ("clean", "noisy") if c in verdict)
+        losses = [f"{c} {k}" for c in names for k, v in verdict[c].items() if v[2] < 0]
+        if gains and not losses and against == "shipped":
+            pays.append(name)
+        print(
+            f"    -> AUROC gain beyond its interval on clean or noisy: {'yes' if gains else 'no'}; "
+            f"loss beyond its interval: {', '.join(losses) or 'none'}"
+        )
+    shippable = [n for n in pays if not n.startswith("study only")]
+    print(
+        "  verdict: "
+        + (f"pays ({', '.join(pays)})" if pays else "nothing pays")
+        + ("" if shippable else "; the shipped calibrator stays")
+    )
+    verdict_note = ""
+    if pick:
+        if pick not in candidates or pick.startswith("study only"):
+            raise SystemExit(f"--pick: not an appliable candidate: {pick!r}")
+        verdict_note = f"{pick}: named with --pick, whatever the verdict"
+    elif write and shippable:
+        top = max(scores[n] for n in shippable)
+        pick = next(n for n in shippable if scores[n] >= top - TIE)
+        verdict_note = (
+            f"{pick}: gained AUROC beyond its 95% paired bootstrap interval (groups) on clean or "
+            "noisy fit speech with no loss beyond its interval elsewhere"
+        )
+    if not (write and pick):
+        return
+    p = oof[pick]
+    flagged = is_possible_hallucination(rows)
+    counts = {c: int((conditions == c).sum()) for c in names}
+    calibrator = fitted(
+        specs[pick],
+        rows,
+        labels,
+        conditions,
+        name="whisper-tiny.en",
+        engine="faster-whisper",
+        model="tiny.en",
+        corpus=(
+            f"../shared/corpus/speech/fit + ../shared/realdata/audio/fit: {len(pairs)} recordings, "
+            f"{len(rows)} words ({counts}), {int((~labels).sum())} wrong"
+        ),
+        choice=(
+            f"{verdict_note}, in {folds}-fold "
+            f"cross-validation grouped by recording (NOIZEUS: sentence); out-of-fold AUROC "
+            f"{fold_auroc(p, labels, fold):.3f} ECE {expected_calibration_error(p, labels):.3f} "
+            "(bench/fit_speech.py --prior)"
+        ),
+    )
+    calibrator.threshold = threshold_for(p, labels, conditions, recall, flagged)
+    out.mkdir(parents=True, exist_ok=True)
+    # A named pick is written beside the bundled file, never over it.
+    slug = "-".join(w for w in pick.replace("+", " ").split() if w != "shipped")
+    name = (
+        f"whisper-tiny.en-{slug}.json"
+        if verdict_note.endswith("verdict")
+        else "whisper-tiny.en.json"
+    )
+    print(f"  wrote {calibrator.save(out / name)}")
 
 
 if __name__ == "__main__":

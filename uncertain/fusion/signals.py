@@ -201,6 +201,7 @@ def _speech_signals(doc: Document, rows: list[dict[str, float]]) -> None:
             row["next_word_probability"] = own if after is None else after
             row["segment_min_word_probability"] = low
             row["segment_mean_word_probability"] = mean
+    _timing_signals(doc, rows)
     cross = [row.get("cross_agreement") for row in rows]
     for i, (span, row) in enumerate(zip(doc.spans, rows, strict=True)):
         if "word_probability" not in row:
@@ -218,3 +219,31 @@ def _speech_signals(doc: Document, rows: list[dict[str, float]]) -> None:
                 if v is not None
             ]
             row["context_cross_agreement"] = min(around) if around else cast(float, cross[i])
+
+
+def _timing_signals(doc: Document, rows: list[dict[str, float]]) -> None:
+    """`gap_before`, `gap_after`, `neighbour_drop` and `recording_mean_logprob` (see
+    `span_signals`), over the speech spans in document order, added in place."""
+    speech = [i for i, row in enumerate(rows) if "word_probability" in row]
+    if not speech:
+        return
+    probabilities = [rows[i]["word_probability"] for i in speech]
+    mean_log = float(np.mean(np.log(np.maximum(probabilities, _EPS))))
+    timed = [doc.spans[i].time for i in speech]
+    last_end = max((t.end for t in timed if t is not None), default=0.0)
+    duration = doc.source.duration if doc.source and doc.source.duration else last_end
+    for k, i in enumerate(speech):
+        row = rows[i]
+        row["recording_mean_logprob"] = mean_log
+        around = [probabilities[j] for j in (k - 1, k + 1) if 0 <= j < len(speech)]
+        row["neighbour_drop"] = float(np.mean(around)) - probabilities[k] if around else 0.0
+        time = timed[k]
+        if time is None:
+            continue
+        before = timed[k - 1] if k else None
+        after = timed[k + 1] if k + 1 < len(timed) else None
+        if k == 0 or before is not None:
+            row["gap_before"] = max(time.start - (before.end if before is not None else 0.0), 0.0)
+        if k + 1 == len(timed) or after is not None:
+            end = after.start if after is not None else max(duration, time.end)
+            row["gap_after"] = max(end - time.end, 0.0)

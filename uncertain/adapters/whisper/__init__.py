@@ -18,6 +18,12 @@ With default settings the decode is exactly faster-whisper's
   leaves the beam, and so the decoded text, as it was), which mostly differ in timestamps
   only, so their words rarely get alternatives;
 - `vad_speech_ratio` comes from faster-whisper's bundled Silero VAD run on the same audio.
+- `prior_signals=True` scores each segment's decoded tokens a second time on the encoder output
+  of silence (one decoder pass, no second encoder pass): how likely the decoder's language prior
+  alone makes each word (`prior_logprob`) and how much the audio added (`audio_gain`,
+  `min_token_audio_gain`); `WhisperAdapter.add_prior_signals` adds the same to a stored
+  Document without the audio. Off by default: on the fit corpus they did not improve the
+  calibrated confidence (uncertain/calibration/README.md).
 
 Windows that fall back to temperature sampling are seeded (`seed`, default 0), so reruns
 give the same JSON in every process on one machine. Another CPU may still decode otherwise:
@@ -31,13 +37,17 @@ Stable span signals: `word_probability`, `min_token_probability`, `avg_logprob`,
 `no_speech_probability`, `compression_ratio`, plus `temperature`, `repetition`,
 `vad_speech_ratio`, `vad_speech_probability`, `segment_vad_speech_ratio`, `word_duration`,
 `position_in_segment`, `segment_word_count`, `segment_words_per_second`, `token_count`,
-`char_count`, `is_punctuation_only`, and with alternatives `nbest_agreement` and
-`hypothesis_count`.
+`char_count`, `is_punctuation_only`, with alternatives `nbest_agreement` and
+`hypothesis_count`, and with `prior_signals=True` `prior_logprob`, `audio_gain` and
+`min_token_audio_gain`. Timing evidence between words (`gap_before`, `gap_after`,
+`neighbour_drop`) and the recording's `recording_mean_logprob` are derived from the Document by
+`uncertain.fusion.span_signals`, so stored Documents have them too.
 
 Modules: `adapter` (`WhisperAdapter`, its run loop over windows, segments turned into spans),
 `engine` (everything that reaches into faster-whisper and CTranslate2 internals, with the
 list of what to check on an upgrade), `nbest` (alternatives from N-best hypotheses),
-`features` (chunked log-Mel features), `vad` (voice-activity evidence).
+`features` (chunked log-Mel features), `vad` (voice-activity evidence), `prior` (the
+language-prior signals of a word).
 """
 
 from uncertain.adapters.whisper.adapter import ComputeType, Device, WhisperAdapter

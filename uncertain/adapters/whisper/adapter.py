@@ -36,6 +36,7 @@ from uncertain.adapters.whisper.nbest import (
     _window_alternatives,
     _WindowAlternatives,
 )
+from uncertain.adapters.whisper.prior import word_prior_signals
 from uncertain.adapters.whisper.vad import _Vad
 from uncertain.document import Block, Document, Source, Span, TimeRange, Token
 from uncertain.errors import EngineError, UncertainError, UsageError, check_choice
@@ -139,6 +140,7 @@ class WhisperAdapter:
         self._label: str | None = None
         self._resolved: tuple[str, str] | None = None
         self._sampler: Callable[[], Any] | None = None
+        self._texts: dict[str, int] | None = None
         self._lock = threading.Lock()
 
     # -- model --------------------------------------------------------------------------
@@ -196,18 +198,21 @@ class WhisperAdapter:
         vad_signals: bool = True,
         progress: ProgressCallback | None = None,
         seed: int | None = 0,
+        prior_signals: bool = False,
         **options: Any,
     ) -> Document:
         """Transcribe `source` (path, file bytes, or 16 kHz mono float32 array) to a Document.
 
         `alternatives=N` adds up to N other readings per word from the beam's N-best list;
-        `vad_signals=False` skips the Silero VAD evidence; `timeout` (seconds) bounds the
-        whole call (checked between decoded frames and segments; one 30 s decoding window
+        `vad_signals=False` skips the Silero VAD evidence; `prior_signals=True` adds each word's
+        language-prior evidence (`prior_logprob`, `audio_gain`, `min_token_audio_gain`:
+        `uncertain.adapters.whisper.prior`; one more decoder pass per segment); `timeout` (seconds)
+        bounds the whole call (checked between decoded frames and segments; one 30 s decoding window
         is itself bounded by Whisper's 448-token limit). A decoding window that falls back to
-        temperature sampling samples with a seed drawn from `seed` and the window's place, on
-        a model instance of its own (one extra model load per such window), so the same audio
-        gives the same Document in every process on one machine; `seed=None` samples on the
-        shared model, unseeded, as faster-whisper does. Other `options` pass through to
+        temperature sampling samples with a seed drawn from `seed` and the window's place, on a
+        model instance of its own (one extra model load per such window), so the same audio gives
+        the same Document in every process on one machine; `seed=None` samples on the shared model,
+        unseeded, as faster-whisper does. Other `options` pass through to
         `faster_whisper.WhisperModel.transcribe` (temperature, best_of, patience, ...).
         """
         run = self._start(
@@ -222,6 +227,7 @@ class WhisperAdapter:
             vad_signals=vad_signals,
             progress=progress,
             seed=seed,
+            prior_signals=prior_signals,
             options=options,
         )
         pieces = list(run.pieces())
@@ -241,6 +247,7 @@ class WhisperAdapter:
         vad_signals: bool = True,
         progress: ProgressCallback | None = None,
         seed: int | None = 0,
+        prior_signals: bool = False,
         **options: Any,
     ) -> Iterator[Document]:
         """Yield one small Document per Whisper segment as soon as it is decoded.
@@ -262,10 +269,77 @@ class WhisperAdapter:
             vad_signals=vad_signals,
             progress=progress,
             seed=seed,
+            prior_signals=prior_signals,
             options=options,
         )
         for piece in run.pieces():
             yield self._document([piece], run, whole=False)
+
+    def add_prior_signals(self, document: Document) -> Document:
+        """A copy of `document` with the prior signals `read(..., prior_signals=True)` writes.
+
+        For a Document this adapter's model decoded (with or without them): each segment's
+        tokens are found again from their texts (each must be exactly one token of the
+        model's vocabulary, else `UsageError`) and scored on silence, so no audio is needed.
+        The word probabilities already held are the with-audio side.
+        """
+        engine = self.load()
+        vocabulary = self._vocabulary(engine)
+        settings = document.source.settings if document.source else {}
+        language = settings.get("language") if isinstance(settings, dict) else None
+        task = settings.get("task") if isinstance(settings, dict) else None
+        start = engine.sot_sequence(
+            language if isinstance(language, str) else None,
+            task if isinstance(task, str) else "transcribe",
+        )
+        spans = {span.id: span for span in document.spans}
+        signals = {span.id: dict(span.signals) for span in document.spans}
+        for block in document.blocks:
+            members = [spans[i] for i in block.span_ids if i in spans and spans[i].tokens]
+            ids = []
+            for span in members:
+                for token in span.tokens:
+                    found = vocabulary.get(token.text)
+                    if found is None:
+                        raise UsageError(
+                            f"token {token.text!r} of span {span.id} is not one token of "
+                            f"{self.model_label}'s vocabulary",
+                            "add prior signals with the model that decoded the document",
+                        )
+                    ids.append(found)
+            if not ids:
+                continue
+            priors = engine.prior_probabilities(start, [ids])[0]
+            position = 0
+            for span in members:
+                count = len(span.tokens)
+                signals[span.id].update(
+                    word_prior_signals(
+                        [t.probability for t in span.tokens], priors[position : position + count]
+                    )
+                )
+                position += count
+        return document.model_copy(
+            update={
+                "spans": [
+                    span.model_copy(update={"signals": signals[span.id]}) for span in document.spans
+                ]
+            }
+        )
+
+    def _vocabulary(self, engine: Any) -> dict[str, int]:
+        """Token text to token id, for the texts that decode from exactly one id."""
+        if self._texts is None:
+            tokenizer = engine.hf_tokenizer
+            seen: dict[str, int] = {}
+            shared: set[str] = set()
+            for i in range(tokenizer.get_vocab_size()):
+                text = tokenizer.decode([i])
+                if text in seen:
+                    shared.add(text)
+                seen[text] = i
+            self._texts = {t: i for t, i in seen.items() if t not in shared}
+        return self._texts
 
     # -- internals ----------------------------------------------------------------------
 
@@ -283,6 +357,7 @@ class WhisperAdapter:
         vad_signals: bool,
         progress: ProgressCallback | None,
         seed: int | None,
+        prior_signals: bool,
         options: dict[str, Any],
     ) -> _Run:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -315,6 +390,8 @@ class WhisperAdapter:
             settings["device"], settings["compute_type"] = self._resolved
         settings["vad_signals"] = vad_signals
         settings["seed"] = seed
+        if prior_signals:
+            settings["prior_signals"] = True
         return _Run(
             engine=engine,
             opened=opened,
@@ -328,6 +405,7 @@ class WhisperAdapter:
             progress=progress,
             seed=seed,
             sampler=self._sampler,
+            prior=prior_signals,
         )
 
     def _document(self, pieces: Sequence[_Piece], run: _Run, *, whole: bool) -> Document:
@@ -395,8 +473,10 @@ class _Run:
         progress: ProgressCallback | None = None,
         seed: int | None = 0,
         sampler: Callable[[], Any] | None = None,
+        prior: bool = False,
     ) -> None:
         self.opened = opened
+        self.prior = prior
         self.progress = progress
         self.total = probe_duration(opened) if progress is not None else None
         self.kwargs = kwargs
@@ -534,6 +614,8 @@ class _Run:
             next_id += 1
         if alternatives is not None:
             _attach_alternatives(spans, alternatives)
+        if self.prior:
+            self._add_prior(spans)
         piece = _Piece(
             raw_text=text,
             spans=spans,
@@ -541,6 +623,25 @@ class _Run:
             time=TimeRange(start=round(start, 3), end=round(max(end, start), 3)),
         )
         return piece, next_id, norm_words
+
+    def _add_prior(self, spans: list[dict[str, Any]]) -> None:
+        """The segment's words' prior signals (`prior`), from one decoder pass on silence."""
+        ids = [i for fields in spans for i in fields["token_ids"]]
+        if not ids:
+            return
+        tokenizer = self.state.window_tokenizer
+        start = (
+            list(tokenizer.sot_sequence)
+            if tokenizer is not None
+            else self.shell.sot_sequence(self.language, self.kwargs.get("task") or "transcribe")
+        )
+        priors = self.shell.prior_probabilities(start, [ids])[0]
+        position = 0
+        for fields in spans:
+            count = len(fields["token_ids"])
+            audio = [t.probability for t in fields["tokens"]]
+            fields["signals"].update(word_prior_signals(audio, priors[position : position + count]))
+            position += count
 
     def _span_fields(
         self,
@@ -592,6 +693,7 @@ class _Run:
             "text": stripped,
             "signals": signals,
             "tokens": tokens,
+            "token_ids": [int(t) for t in raw_tokens],
             "time": TimeRange(start=round(start, 3), end=round(end, 3)),
         }
 

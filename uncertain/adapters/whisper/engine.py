@@ -25,6 +25,9 @@ relies on that is not public API:
   decodes token texts with it), and the options object's `patience`, `length_penalty`,
   `repetition_penalty`, `no_repeat_ngram_size`, `suppress_blank`, `suppress_tokens`; the
   tokenizer's `eot`, `no_timestamps` and `decode` (also in `nbest`).
+- `encode(features)` (the silence's encoder output, once per model and batch size) and
+  `faster_whisper.tokenizer.Tokenizer(hf_tokenizer, multilingual, task=, language=)` with its
+  `sot_sequence` (the start of a stored Document's segments, for `add_prior_signals`).
 - a shallow `copy.copy` of a loaded model is a working model of its own whose `model`,
   `feature_extractor` and `_state` can be swapped without touching the original: the
   attributes must be read from `self` on each call, not captured at load.
@@ -39,8 +42,11 @@ probability per 512 samples of 16 kHz audio.
 
 CTranslate2 (`ctranslate2.models.Whisper`): `generate(..., beam_size, num_hypotheses,
 sampling_temperature, return_scores)` with results' `sequences_ids` and `scores`; `align`
-with results' `text_token_probs`; `ctranslate2.set_random_seed`, which seeds the random
-generator of a worker thread when that thread first samples; and the constructor
+with results' `text_token_probs`, also given an encoder output (that of 30 s of silence, from
+the model's `encode`, for the prior signals: `prior_probabilities`) in place of features, with
+as many batch entries as token sequences; `is_multilingual`; `ctranslate2.set_random_seed`,
+which seeds the random generator of a worker thread when that thread first samples; and the
+constructor
 `Whisper(path, device, compute_type, intra_threads, inter_threads)`.
 """
 
@@ -170,6 +176,36 @@ class _CallState:
     window_options: Any = None
 
 
+_SILENCE_FRAMES = 3000  # one 30 s decoding window of 10 ms frames
+_PRIOR_BATCH = 8  # sequences per prior pass: bounds the silence outputs kept per model
+_silence_lock = threading.Lock()
+
+
+def _real(model: Any) -> Any:
+    """The CTranslate2 model behind a call's proxy (or the model itself)."""
+    return model.real if isinstance(model, _EngineProxy) else model
+
+
+def _silence_output(engine: Any, batch: int) -> Any:
+    """The encoder output of 30 s of silence, `batch` times over, computed once per loaded
+    CTranslate2 model and batch size (a transcription call's copies share it)."""
+    real = _real(engine.model)
+    key = (id(real), batch)
+    with _silence_lock:
+        found = _SILENCE.get(key)
+        if found is None:
+            import numpy as np
+
+            samples = np.zeros(_SILENCE_FRAMES * engine.feature_extractor.hop_length, np.float32)
+            features = engine.feature_extractor(samples, padding=0)[:, :_SILENCE_FRAMES]
+            # The model is kept beside its output, so its id cannot be reused by another.
+            found = (real, engine.encode(np.repeat(features[None], batch, axis=0)))
+            _SILENCE[key] = found
+        return found[1]
+
+
+_SILENCE: dict[tuple[int, int], tuple[Any, Any]] = {}
+
 _probe_class_cache: list[type] = []
 _probe_lock = threading.Lock()
 
@@ -226,6 +262,37 @@ def _probe_class() -> type:
                         entry["tokens"] = tokens
                         entry["probability"] = _WordProbability(entry["probability"], entry)
                 return alignments
+
+            def prior_probabilities(
+                self,
+                start: list[int],
+                text_tokens: list[list[int]],
+            ) -> list[list[float]]:
+                """Each text token's probability teacher-forced after `start` and the tokens
+                before it, on the encoder output of silence: what the decoder's language prior
+                alone gives it. One decoder pass per batch of `_PRIOR_BATCH` sequences; the
+                encoder output of silence is computed once per model and batch size."""
+                found: list[list[float]] = []
+                for first in range(0, len(text_tokens), _PRIOR_BATCH):
+                    batch = [list(map(int, t)) for t in text_tokens[first : first + _PRIOR_BATCH]]
+                    silence = _silence_output(self, len(batch))
+                    # The real model, not the proxy: its record of the decode's alignment stays.
+                    results = _real(self.model).align(silence, list(start), batch, _SILENCE_FRAMES)
+                    found.extend([float(p) for p in r.text_token_probs] for r in results)
+                return found
+
+            def sot_sequence(self, language: str | None, task: str = "transcribe") -> list[int]:
+                """The start-of-transcript tokens a decode in `language` begins with."""
+                from faster_whisper.tokenizer import Tokenizer
+
+                multilingual = bool(self.model.is_multilingual)
+                tokenizer = Tokenizer(
+                    self.hf_tokenizer,
+                    multilingual,
+                    task=task,
+                    language=(language or "en") if multilingual else None,
+                )
+                return list(tokenizer.sot_sequence)
 
             def generate_with_fallback(
                 self, encoder_output: Any, prompt: Any, tokenizer: Any, options: Any
