@@ -297,6 +297,21 @@ CANDIDATES: dict[str, list[str]] = {
         "grounded", "exact", "similarity", "words_min_logit", "words_marked", "kind_number",
         "kind_date", "kind_string", "repeated", "log_candidates",
     ],
+    "grounding+kind+lines": [
+        "grounded", "exact", "similarity", "words_min_logit", "words_marked", "kind_number",
+        "kind_date", "kind_string", "repeated", "log_candidates", "line_share",
+    ],
+    "grounding+kind+lines+model": [
+        "grounded", "exact", "similarity", "words_min_logit", "words_marked", "kind_number",
+        "kind_date", "kind_string", "repeated", "log_candidates", "line_share",
+        "model_mean_logprob", "model_min_logprob", "has_logprobs",
+    ],
+    "per-kind": [
+        "grounded", "exact", "similarity", "words_marked", "kind_number", "kind_date",
+        "kind_string", "repeated", "log_candidates", "line_share", "words_min_logit_number",
+        "words_min_logit_date", "words_min_logit_string", "model_mean_logprob_number",
+        "model_mean_logprob_date", "model_mean_logprob_string", "has_logprobs",
+    ],
     "words+grounding": [
         "grounded", "exact", "similarity", "words_min_logit", "words_mean_logit", "words_marked",
     ],

@@ -10,8 +10,14 @@ Evidence (`field_evidence`), each a number:
   for the tokens of the value, where the server returned them;
 - `cross_disagreement`: the share of the value's words a second reader read differently;
 - `repeated`: 1 when the value is written in more than one place; `log_candidates`: how many
-  places could hold a value of its kind (amounts, dates);
-- `empty`: 1 for an empty string; `kind_number`, `kind_date`, `kind_string`: the field's kind.
+  places could hold a value of its kind (amounts, dates); `line_share`: the share of the
+  words of its lines (or speech segments) that the value covers (a name cut short covers
+  part of its line);
+- `empty`: 1 for an empty string; `kind_number`, `kind_date`, `kind_string`: the field's kind;
+- per kind, the two main scores again (`words_min_logit_number`, `model_mean_logprob_string`,
+  ...; 0 for the other kinds), so that one model can weigh them differently per kind: a
+  model's probability says more about a name it copies than about a total it has to pick
+  among several amounts.
 
 A field calibrator is one of fusion's calibrators (`LogisticCalibrator`: numpy, its numbers
 read from JSON) whose features are these evidence names instead of a word's signals. The
@@ -41,6 +47,8 @@ __all__ = [
     "load_field_calibrator",
 ]
 
+_PER_KIND = ("words_min_logit", "model_mean_logprob")
+
 EVIDENCE: tuple[str, ...] = (
     "grounded",
     "exact",
@@ -54,10 +62,12 @@ EVIDENCE: tuple[str, ...] = (
     "cross_disagreement",
     "repeated",
     "log_candidates",
+    "line_share",
     "empty",
     "kind_number",
     "kind_date",
     "kind_string",
+    *(f"{score}_{kind}" for score in _PER_KIND for kind in ("number", "date", "string")),
 )
 """Every evidence name `field_evidence` gives, in a fixed order."""
 
@@ -81,7 +91,7 @@ def field_evidence(
     confidences = [s.confidence for s in spans if s.confidence is not None]
     checked = [s for s in spans if s.signals.get("cross_checked") == 1.0]
     disagree = [s for s in checked if s.signals.get("cross_agreement", 1.0) == 0.0]
-    return {
+    evidence = {
         "grounded": float(grounding.found),
         "exact": float(grounding.exact),
         "similarity": grounding.similarity,
@@ -94,11 +104,29 @@ def field_evidence(
         "cross_disagreement": len(disagree) / len(checked) if checked else 0.0,
         "repeated": float(grounding.occurrences > 1),
         "log_candidates": math.log1p(grounding.candidates),
+        "line_share": _line_share(doc, grounding.span_ids),
         "empty": float(isinstance(value, str) and not value.strip()),
         "kind_number": float(kind in ("number", "integer")),
         "kind_date": float(kind == "date"),
         "kind_string": float(kind == "string"),
     }
+    for score in _PER_KIND:
+        for name in ("number", "date", "string"):
+            evidence[f"{score}_{name}"] = evidence[score] * evidence[f"kind_{name}"]
+    return evidence
+
+
+def _line_share(doc: Document, span_ids: Sequence[int]) -> float:
+    """The share of the words of the lines (or segments) holding `span_ids` that they are."""
+    if not span_ids:
+        return 0.0
+    wanted = set(span_ids)
+    around: set[int] = set()
+    for block in doc.blocks:
+        if block.kind in ("line", "segment") and wanted.intersection(block.span_ids):
+            around.update(block.span_ids)
+    words = {i for i in around | wanted if any(c.isalnum() for c in doc.span(i).text)}
+    return len(words & wanted) / len(words) if words else 1.0
 
 
 def _check_features(calibrator: Calibrator, where: str) -> Calibrator:
