@@ -5,7 +5,7 @@
         [--choose "tiny.en=auto;base=auto;tiny.en+base=auto" --write [--out DIR]]
     .venv/bin/python bench/fit_speech.py --transfer [--fallback auto --write]
     .venv/bin/python bench/fit_speech.py --hallucination
-    .venv/bin/python bench/fit_speech.py --presets --write [--nbest NBEST]
+    .venv/bin/python bench/fit_speech.py --presets [--in-sample] --write [--nbest NBEST]
     .venv/bin/python bench/speech_corpus.py --models tiny.en --alternatives 3 --cache NBEST
     .venv/bin/python bench/fit_speech.py --nbest NBEST [--nbest-model tiny.en+alt3]
         [--features-from uncertain/calibration/whisper-tiny.en.json] [--resamples 1000]
@@ -354,6 +354,7 @@ def report(
     return f"  {name:30s} " + "  ".join(parts)
 
 
+DEFAULT_ONLY = "tiny.en,base,tiny.en+base"
 MAIN_CONDITION = "clean"  # the presets' words: on clean speech the marks must pay most
 
 
@@ -401,19 +402,29 @@ def presets_table(
         print(f"    {condition:12s} (wrong {wrong.mean():.1%}) " + "; ".join(cells))
 
 
-def write_presets(cache: Path, out: Path, folds: int, write: bool) -> None:
+def write_presets(
+    cache: Path,
+    out: Path,
+    folds: int,
+    write: bool,
+    in_sample: bool = False,
+    only: Sequence[str] = ("tiny.en", "base", "tiny.en+base", "fallback"),
+) -> None:
     """Recompute the presets of the shipped Whisper calibrators without refitting them: each
     one's feature set, penalty and weighting (`shipped_spec`) give its out-of-fold confidence
     on the fit words it was fitted on (tiny.en's calibrator as shipped for base, which was
     fitted on none of base's words; the fallback out of fold on tiny.en's and base's words
     pooled); with `write`, only `threshold`, `presets` and `metadata["presets"]` change in the
-    file."""
+    file. `in_sample`: the shipped calibrator's own confidence instead (for a cache that holds
+    only some of the fit conditions, where folds would train on fewer words than it did)."""
     for model, file in (
         ("tiny.en", "whisper-tiny.en.json"),
         ("base", "whisper-base.json"),
         ("tiny.en+base", "whisper-tiny.en+base.json"),
         ("fallback", "whisper-fallback.json"),
     ):
+        if model not in only:
+            continue
         pairs = (
             fit_pairs("tiny.en", cache) + fit_pairs("base", cache)
             if model == "fallback"
@@ -427,6 +438,9 @@ def write_presets(cache: Path, out: Path, folds: int, write: bool) -> None:
         capped = is_possible_hallucination(rows, capped_only=True)
         if shipped.metadata.get("choice", "").startswith(TINY_AS_IS):
             p, how = as_fused(shipped.predict(rows), capped), "calibrator fitted on other words"
+        elif in_sample:
+            p = as_fused(shipped.predict(rows), capped)
+            how = f"in sample, the shipped calibrator on {len(pairs)} fit recordings"
         else:
             _, spec = shipped_spec(out / file)
             fold = folds_of(groups, folds)
@@ -444,12 +458,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--only", default="tiny.en,base,tiny.en+base")
+    parser.add_argument("--only", default=DEFAULT_ONLY, help="with --presets, also: fallback")
     parser.add_argument("--choose", default="", help="name=candidate,... to write")
     parser.add_argument(
         "--presets",
         action="store_true",
         help="only recompute the mark presets of the shipped calibrators (with --write)",
+    )
+    parser.add_argument(
+        "--in-sample",
+        action="store_true",
+        help="--presets: the shipped calibrators' own confidence, not out of fold",
     )
     parser.add_argument("--write", action="store_true")
     parser.add_argument(
@@ -476,7 +495,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.nbest is not None:
             nbest_presets(args.nbest, args.nbest_model, args.folds, args.out, args.write)
         else:
-            write_presets(args.cache, args.out, args.folds, args.write)
+            only = (
+                args.only.split(",")
+                if args.only != DEFAULT_ONLY
+                else [*args.only.split(","), "fallback"]
+            )
+            write_presets(args.cache, args.out, args.folds, args.write, args.in_sample, only)
         return 0
     if args.nbest is not None:
         nbest_study(

@@ -10,10 +10,9 @@ probability:
 - `recall`: marks that miss few errors, whatever they cost: the lowest threshold whose marks
   catch at least 90% of the wrong words (never below `review`'s).
 - `prompt`: marks for a prompt to an LLM. The highest threshold at which the marked words are
-  at most the error rate: there, a mark is at least as likely to be a wrong word as a wrong
-  word is to be marked (on a calibrated ranking the two shares meet at 1x), so the model does
-  not learn that a mark usually sits on a right word, and each mark's tokens are spent where
-  they can matter.
+  at most the error rate: there the share of marks on wrong words equals the share of wrong
+  words marked (precision equals recall); marks added past it are mostly right words, which
+  teach a model that a mark means little, and each costs prompt tokens.
 
 `mark_presets` computes the three from confidences as `fuse` gives them and right/wrong labels;
 the fitting scripts and `fit_calibrator` call it on the words of the calibrator's main
