@@ -493,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.presets:
         if args.nbest is not None:
-            nbest_presets(args.nbest, args.nbest_model, args.folds, args.out, args.write)
+            nbest_presets(
+                args.nbest, args.nbest_model, args.folds, args.out, args.write, args.in_sample
+            )
         else:
             only = (
                 args.only.split(",")
@@ -969,7 +971,9 @@ def nbest_study(
     print(f"  wrote {calibrator.save(out / f'whisper-{base_model}+nbest.json')}")
 
 
-def nbest_presets(cache: Path, model: str, folds: int, out: Path, write: bool) -> None:
+def nbest_presets(
+    cache: Path, model: str, folds: int, out: Path, write: bool, in_sample: bool = False
+) -> None:
     """`--presets` for the N-best calibrator: its out-of-fold presets on the alternatives=3
     fit decodes, written into whisper-<model>+nbest.json without refitting it."""
     base_model = model.split("+")[0]
@@ -985,8 +989,13 @@ def nbest_presets(cache: Path, model: str, folds: int, out: Path, write: bool) -
     # Its `choice` note names no candidate: it was fitted weighted as tiny.en's own.
     spec = replace(spec, balanced=shipped_spec(out / f"whisper-{base_model}.json")[1].balanced)
     capped = is_possible_hallucination(rows, capped_only=True)
-    p = out_of_fold(spec, rows, labels, folds_of(groups, folds), conditions, capped)
-    presets, note = presets_for(p, labels, conditions, rows)
+    if in_sample:
+        p = as_fused(Calibrator.load(path).predict(rows), capped)
+        how = f"in sample, the shipped calibrator on {len(pairs)} fit recordings"
+    else:
+        p = out_of_fold(spec, rows, labels, folds_of(groups, folds), conditions, capped)
+        how = f"out of fold over {len(pairs)} fit recordings"
+    presets, note = presets_for(p, labels, conditions, rows, how)
     print(f"\n{path.name}: {note}")
     presets_table(p, labels, conditions, rows, presets)
     if write:
