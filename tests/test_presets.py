@@ -27,7 +27,9 @@ from uncertain.fusion.presets import PROMPT_FACTOR, RECALL_TARGET, REVIEW_FACTOR
 from uncertain.render import render
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-SHIPPED = ("whisper-tiny.en", "whisper-base", "whisper-tiny.en+base", "whisper-tiny.en+nbest")
+SHIPPED = tuple(
+    f"whisper-{m}" for m in ("tiny.en", "base", "tiny.en+base", "tiny.en+nbest", "fallback")
+)
 """Calibrators whose presets have been computed on the fit corpus."""
 
 
