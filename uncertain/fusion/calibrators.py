@@ -11,6 +11,8 @@ discriminator:
   (plus a slope under 1e-4 that keeps the feature's ranking exactly, ties included).
 
 A signal a span lacks takes its feature's documented `default` (before the transform).
+Each calibrator also carries its mark thresholds: `presets` (`review`, `recall`, `prompt`; see
+`uncertain.fusion.presets`) and `threshold`, the default (`review`'s).
 `load_calibrator` (or `Calibrator.load`) reads either kind back.
 """
 
