@@ -1,6 +1,7 @@
 """Fit the bundled Tesseract calibrators on the real OCR corpus's `fit/` split.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/fit_ocr_calibration.py [--cache DIR] [--write]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/fit_ocr_calibration.py --presets [--write]
 
 Two calibrators: `tesseract-eng` (Tesseract alone) and `tesseract-eng+rapidocr` (Tesseract
 cross-checked by RapidOCR in selective mode). Candidates (feature sets and kinds) are compared
@@ -8,8 +9,11 @@ by 5-fold cross-validation grouped by page over `shared/corpus/ocr/fit/` plus
 `shared/realdata/ocr/fit/` (beside the repository), with each kind (forms, receipts, books,
 lines) given the same total weight; the best mean AUROC over the kinds among those with
 ECE <= 0.03 is chosen, refitted on all fit pages and, with `--write`, saved into
-`uncertain/calibration/`. The mark threshold is the highest (0.01 steps) at which the
-out-of-fold marks cover at most twice the error rate in every kind.
+`uncertain/calibration/`. The mark presets (`uncertain.fusion.presets`: `review`, the default
+threshold, marks at most twice the error rate; `recall` catches 90% of the wrong words;
+`prompt` marks at most the error rate) are computed by `presets_for` on the book pages' words
+from out-of-fold confidence. `--presets` recomputes them for the shipped files without
+refitting (written with `--write`): run it after a refit made elsewhere.
 Nothing here reads `eval/`.
 """
 
@@ -40,6 +44,7 @@ from uncertain.fusion import (
     LogisticCalibrator,
     span_signals,
 )
+from uncertain.fusion.presets import as_fused, describe_presets, mark_presets
 
 TESSERACT = [
     Feature("word_confidence", "logit", 0.5),
@@ -171,18 +176,63 @@ def cross_validate(
     return predicted
 
 
-def mark_threshold(predicted: np.ndarray, labels: np.ndarray, kinds: list[str]) -> float:
-    """Highest threshold at which, in every corpus kind, the out-of-fold marks cover at most
-    twice that kind's error rate (the bound set for books, applied to each kind)."""
-    masks = [
-        np.asarray([k == kind for k in kinds]) for kind in sorted(set(kinds)) if kind != "realdata"
-    ]
-    masks = [m for m in masks if (labels[m] == 0).any()]
-    best = 0.3
-    for cut in np.arange(0.30, 0.991, 0.01):
-        if all((predicted[m] < cut).mean() <= 2 * (labels[m] == 0).mean() for m in masks):
-            best = float(round(cut, 2))
-    return best
+MAIN_KIND = "book"  # the presets' words: printed books, where marks must pay most
+
+
+def presets_for(
+    predicted: np.ndarray, labels: np.ndarray, kinds: list[str], rows: list[dict[str, float]]
+) -> tuple[dict[str, float], str]:
+    """The mark presets (`uncertain.fusion.presets.mark_presets`) on the book pages' words,
+    from out-of-fold confidence as `fuse` gives it (unreadable words marked whatever the
+    threshold), and a note for the calibrator's metadata."""
+    confidence, flagged = as_fused(predicted, rows)
+    main = np.asarray([k == MAIN_KIND for k in kinds])
+    presets = mark_presets(confidence[main], labels[main], flagged[main])
+    note = (
+        f"computed on the {MAIN_KIND} fit pages' words (out-of-fold confidence, "
+        "bench/fit_ocr_calibration.py): "
+        + describe_presets(presets, confidence[main], labels[main], flagged[main])
+    )
+    return presets, note
+
+
+def presets_table(
+    predicted: np.ndarray,
+    labels: np.ndarray,
+    kinds: list[str],
+    rows: list[dict[str, float]],
+    presets: dict[str, float],
+) -> None:
+    """What each preset marks and catches per fit kind (out of fold)."""
+    confidence, flagged = as_fused(predicted, rows)
+    for kind in sorted(set(kinds)):
+        m = np.asarray([k == kind for k in kinds])
+        wrong = labels[m] == 0
+        cells = []
+        for name, cut in presets.items():
+            low = (confidence[m] < cut) | flagged[m]
+            caught = f"{low[wrong].mean():.0%}" if wrong.any() else "-"
+            cells.append(f"{name} {cut:g}: marks {low.mean():.1%}, catches {caught}")
+        print(f"    {kind:10s} (wrong {wrong.mean():.1%}) " + "; ".join(cells))
+
+
+def shipped_presets(cache: Path, line_threshold: float, write: bool) -> None:
+    """Recompute the presets of the shipped Tesseract calibrators without refitting them: the
+    out-of-fold confidence of each one's kind and features, fitted as `main` fits them."""
+    for cross in (False, True):
+        name = "tesseract-eng+rapidocr" if cross else "tesseract-eng"
+        rows, labels, groups, kinds, pages = dataset(cache, cross, line_threshold)
+        if MAIN_KIND not in kinds:
+            print(f"{name}: no {MAIN_KIND} page cached yet")
+            continue
+        shipped = Calibrator.load(CALIBRATION / f"{name}.json")
+        predicted = cross_validate(shipped, rows, labels, groups, kind_weights(kinds))
+        presets, note = presets_for(predicted, labels, kinds, rows)
+        print(f"== {name}: {len(pages)} fit pages, {len(rows)} words; {note}")
+        presets_table(predicted, labels, kinds, rows, presets)
+        if write:
+            shipped.set_presets(presets, note)
+            print(f"  written {shipped.save(CALIBRATION / f'{name}.json')}")
 
 
 def main() -> None:
@@ -190,7 +240,13 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--write", action="store_true", help="save into uncertain/calibration/")
     parser.add_argument("--line-threshold", type=float, default=DEFAULT_LINE_THRESHOLD)
+    parser.add_argument(
+        "--presets", action="store_true", help="only recompute the shipped files' mark presets"
+    )
     args = parser.parse_args()
+    if args.presets:
+        shipped_presets(args.cache, args.line_threshold, args.write)
+        return
     for cross in (False, True):
         name = "tesseract-eng+rapidocr" if cross else "tesseract-eng"
         rows, labels, groups, kinds, pages = dataset(args.cache, cross, args.line_threshold)
@@ -220,13 +276,13 @@ def main() -> None:
             )
         good = {k: v for k, v in results.items() if v[1] <= 0.03} or results
         chosen = max(good, key=lambda k: good[k][0])
-        threshold = mark_threshold(results[chosen][2], labels, kinds)
-        print(f"  chosen: {chosen}; mark threshold {threshold:.2f}")
+        presets, note = presets_for(results[chosen][2], labels, kinds, rows)
+        print(f"  chosen: {chosen}; presets {note}")
+        presets_table(results[chosen][2], labels, kinds, rows, presets)
         if not args.write:
             continue
         final = candidates(cross)[chosen]
         final.fit(rows, labels, weights)
-        final.threshold = threshold
         by_kind = ", ".join(f"{k} {kinds.count(k)}" for k in sorted(set(kinds)))
         final.metadata = {
             "name": name,
@@ -244,6 +300,7 @@ def main() -> None:
                 + (f"; selective line threshold {args.line_threshold:g}" if cross else "")
             ),
         }
+        final.set_presets(presets, note)
         target = CALIBRATION / f"{name}.json"
         final.save(target)
         print(f"  written {target}")

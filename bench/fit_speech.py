@@ -5,6 +5,7 @@
         [--choose "tiny.en=auto;base=auto;tiny.en+base=auto" --write [--out DIR]]
     .venv/bin/python bench/fit_speech.py --transfer [--fallback auto --write]
     .venv/bin/python bench/fit_speech.py --hallucination
+    .venv/bin/python bench/fit_speech.py --presets [--in-sample] --write [--nbest NBEST]
     .venv/bin/python bench/speech_corpus.py --models tiny.en --alternatives 3 --cache NBEST
     .venv/bin/python bench/fit_speech.py --nbest NBEST [--nbest-model tiny.en+alt3]
         [--features-from uncertain/calibration/whisper-tiny.en.json] [--resamples 1000]
@@ -49,7 +50,13 @@ NOIZEUS sentences; augmented clips with their source recording), then a verdict:
 the AUROC gain's interval lies above zero on clean or noisy speech and no condition's AUROC or
 ECE gain interval lies below zero (grouped CV). With `--write`, the variant that pays with the
 best worst-condition score (ties: raw) is fitted on all fit words and written as
-whisper-tiny.en+nbest.json with its threshold (`threshold_for`).
+whisper-tiny.en+nbest.json with its mark presets (`presets_for`).
+
+Every `--write` stores the calibrator's mark presets (`uncertain.fusion.presets`: `review`,
+the default threshold, marks at most twice the error rate; `recall` catches 90% of the wrong
+words; `prompt` marks at most the error rate), computed by `presets_for` on the clean fit
+words from out-of-fold confidence. `--presets --write` recomputes them for the shipped files
+without refitting (with `--nbest CACHE`: for whisper-tiny.en+nbest.json).
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +92,8 @@ from uncertain.fusion import (
     is_possible_hallucination,
     span_signals,
 )
+from uncertain.fusion.presets import as_fused as fused_view
+from uncertain.fusion.presets import describe_presets, mark_presets
 
 OUT = CALIBRATION
 TIE = 0.005  # worst-condition scores closer than this to the best count as a tie
@@ -358,36 +367,122 @@ def report(
     return f"  {name:30s} " + "  ".join(parts)
 
 
-def threshold_for(
+DEFAULT_ONLY = "tiny.en,base,tiny.en+base"
+MAIN_CONDITION = "clean"  # the presets' words: on clean speech the marks must pay most
+
+
+def presets_for(
     p: np.ndarray,
     labels: np.ndarray,
     conditions: np.ndarray,
-    recall: float,
-    flagged: np.ndarray | None = None,
-) -> float:
-    """The lowest threshold (0.01 steps) that marks `recall` of the wrong clean words.
+    rows: list[dict[str, float]],
+    how: str = "out of fold",
+) -> tuple[dict[str, float], str]:
+    """The mark presets (`uncertain.fusion.presets.mark_presets`) on the clean fit words, from
+    confidence as `fuse` gives it (`p`, out of fold where the calibrator was fitted on these
+    words), the words `fuse` marks whatever the threshold counting as marked; and a note for
+    the calibrator's metadata saying what each marks and catches there."""
+    confidence, flagged = fused_view(p, rows)
+    main = conditions == MAIN_CONDITION
+    presets = mark_presets(confidence[main], labels[main], flagged[main])
+    note = (
+        f"computed on the {MAIN_CONDITION} fit words (confidence {how}; bench/fit_speech.py): "
+        + describe_presets(presets, confidence[main], labels[main], flagged[main])
+    )
+    return presets, note
 
-    On clean speech the marks should catch at least 80% of the wrong words; the
-    lowest threshold doing so marks the fewest words. Chosen on out-of-fold predictions;
-    `flagged` words (marked possible_hallucination by `fuse` whatever their confidence) count
-    as marked.
-    """
-    clean = conditions == "clean"
-    wrong = ~labels & clean
-    marked = np.zeros(len(p), dtype=bool) if flagged is None else flagged
-    for cut in np.arange(0.05, 0.991, 0.01):
-        if (wrong & ((p < cut) | marked)).sum() >= recall * wrong.sum():
-            return round(float(cut), 2)
-    return 0.99
+
+def presets_table(
+    p: np.ndarray,
+    labels: np.ndarray,
+    conditions: np.ndarray,
+    rows: list[dict[str, float]],
+    presets: dict[str, float],
+) -> None:
+    """What each preset marks and catches per fit condition (out of fold)."""
+    confidence, flagged = fused_view(p, rows)
+    for condition in sorted(set(conditions.tolist())):
+        m = conditions == condition
+        wrong = ~labels[m]
+        cells = []
+        for name, cut in presets.items():
+            low = (confidence[m] < cut) | flagged[m]
+            cells.append(
+                f"{name} {cut:g}: marks {low.mean():.1%}, catches "
+                f"{low[wrong].mean() if wrong.any() else math.nan:.0%}, silent "
+                f"{(wrong & ~low).mean() * 100:.2f}/100"
+            )
+        print(f"    {condition:12s} (wrong {wrong.mean():.1%}) " + "; ".join(cells))
+
+
+def write_presets(
+    cache: Path,
+    out: Path,
+    folds: int,
+    write: bool,
+    in_sample: bool = False,
+    only: Sequence[str] = ("tiny.en", "base", "tiny.en+base", "fallback"),
+) -> None:
+    """Recompute the presets of the shipped Whisper calibrators without refitting them: each
+    one's feature set, penalty and weighting (`shipped_spec`) give its out-of-fold confidence
+    on the fit words it was fitted on (tiny.en's calibrator as shipped for base, which was
+    fitted on none of base's words; the fallback out of fold on tiny.en's and base's words
+    pooled); with `write`, only `threshold`, `presets` and `metadata["presets"]` change in the
+    file. `in_sample`: the shipped calibrator's own confidence instead (for a cache that holds
+    only some of the fit conditions, where folds would train on fewer words than it did)."""
+    for model, file in (
+        ("tiny.en", "whisper-tiny.en.json"),
+        ("base", "whisper-base.json"),
+        ("tiny.en+base", "whisper-tiny.en+base.json"),
+        ("fallback", "whisper-fallback.json"),
+    ):
+        if model not in only:
+            continue
+        pairs = (
+            fit_pairs("tiny.en", cache) + fit_pairs("base", cache)
+            if model == "fallback"
+            else fit_pairs(model, cache)
+        )
+        if not pairs or (model == "fallback" and not fit_pairs("base", cache)):
+            print(f"{model}: nothing decoded yet")
+            continue
+        rows, labels, groups, conditions = labelled(pairs)
+        shipped = Calibrator.load(out / file)
+        capped = is_possible_hallucination(rows, capped_only=True)
+        if shipped.metadata.get("choice", "").startswith(TINY_AS_IS):
+            p, how = as_fused(shipped.predict(rows), capped), "calibrator fitted on other words"
+        elif in_sample:
+            p = as_fused(shipped.predict(rows), capped)
+            how = f"in sample, the shipped calibrator on {len(pairs)} fit recordings"
+        else:
+            _, spec = shipped_spec(out / file)
+            fold = folds_of(groups, folds)
+            p = out_of_fold(spec, rows, labels, fold, conditions, capped)
+            how = f"out of fold over {len(pairs)} fit recordings"
+        presets, note = presets_for(p, labels, conditions, rows, how)
+        print(f"\n{model}: {len(pairs)} fit recordings, {len(rows)} words; {note}")
+        presets_table(p, labels, conditions, rows, presets)
+        if write:
+            shipped.set_presets(presets, note)
+            print(f"  wrote {shipped.save(out / file)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--only", default="tiny.en,base,tiny.en+base")
+    parser.add_argument("--only", default=DEFAULT_ONLY, help="with --presets, also: fallback")
     parser.add_argument("--choose", default="", help="name=candidate,... to write")
-    parser.add_argument("--recall", type=float, default=0.8)
+    parser.add_argument(
+        "--presets",
+        action="store_true",
+        help="only recompute the mark presets of the shipped calibrators (with --write)",
+    )
+    parser.add_argument(
+        "--in-sample",
+        action="store_true",
+        help="--presets: the shipped calibrators' own confidence, not out of fold",
+    )
     parser.add_argument("--write", action="store_true")
     parser.add_argument(
         "--out", type=Path, default=OUT, help="where --write puts the files (default: the package)"
@@ -430,6 +525,18 @@ def main(argv: list[str] | None = None) -> int:
             recall=args.recall,
             pick=args.pick,
         )
+    if args.presets:
+        if args.nbest is not None:
+            nbest_presets(
+                args.nbest, args.nbest_model, args.folds, args.out, args.write, args.in_sample
+            )
+        else:
+            only = (
+                args.only.split(",")
+                if args.only != DEFAULT_ONLY
+                else [*args.only.split(","), "fallback"]
+            )
+            write_presets(args.cache, args.out, args.folds, args.write, args.in_sample, only)
         return 0
     if args.nbest is not None:
         nbest_study(
@@ -440,7 +547,6 @@ def main(argv: list[str] | None = None) -> int:
             args.resamples,
             write=args.write,
             out=args.out,
-            recall=args.recall,
         )
         return 0
     if args.hallucination:
@@ -502,27 +608,11 @@ def main(argv: list[str] | None = None) -> int:
         if pick is None:
             continue
         p = oof[pick]
-        flagged = is_possible_hallucination(rows)
-        threshold = threshold_for(p, labels, conditions, args.recall, flagged)
-        clean = conditions == "clean"
-        low = (p < threshold) | flagged
-        marked = float(low[clean].mean())
-        caught = float(low[clean & ~labels].mean())
-        print(
-            f"  chosen {pick!r}: threshold {threshold} marks {marked:.1%} of clean fit words, "
-            f"{caught:.1%} of the wrong ones (clean error rate {(~labels[clean]).mean():.1%})"
-        )
-        print(
-            "  marks vs threshold (clean fit words, out of fold; marked below t or hallucination):"
-        )
-        wrong = ~labels & clean
-        for cut in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97):
-            low = (p < cut) | flagged
-            print(
-                f"    t={cut}: marks {low[clean].mean():.1%}, catches "
-                f"{low[wrong].sum() / wrong.sum():.0%}, "
-                f"silent {(wrong & ~low).sum() / clean.sum() * 100:.2f}/100"
-            )
+        how = "out of fold" if pick not in fixed else "calibrator fitted on other words"
+        presets, note = presets_for(p, labels, conditions, rows, how)
+        print(f"  chosen {pick!r}: presets {note}")
+        print("  the presets per fit condition (marked below the threshold or hallucination):")
+        presets_table(p, labels, conditions, rows, presets)
         if not args.write:
             continue
         counts = {c: int((conditions == c).sum()) for c in sorted(set(conditions.tolist()))}
@@ -560,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         else:
             calibrator = fitted(candidates[pick], rows, labels, conditions, **meta)
-        calibrator.threshold = threshold
+        calibrator.set_presets(presets, note)
         args.out.mkdir(parents=True, exist_ok=True)
         path = calibrator.save(args.out / f"whisper-{model}.json")
         print(f"  wrote {path}")
@@ -696,9 +786,10 @@ def transfer(cache: Path, fallback: str = "", write: bool = False, out: Path = O
         ),
     )
     calibrator.fit(rows, labels, weights_for(CANDIDATES[fallback], conditions))
-    calibrator.threshold = threshold_for(
-        calibrator.predict(rows), labels, conditions, 0.8, is_possible_hallucination(rows)
-    )
+    groups = np.concatenate([data["tiny.en"][2], data["base"][2]])
+    capped = is_possible_hallucination(rows, capped_only=True)
+    p = out_of_fold(CANDIDATES[fallback], rows, labels, folds_of(groups, 5), conditions, capped)
+    calibrator.set_presets(*presets_for(p, labels, conditions, rows))
     print(f"  wrote {calibrator.save(out / 'whisper-fallback.json')}")
 
 
@@ -767,7 +858,6 @@ def nbest_study(
     *,
     write: bool = False,
     out: Path = OUT,
-    recall: float = 0.8,
 ) -> None:
     """Does N-best disagreement pay for word confidence? (module docstring: `--nbest`)."""
     pairs = [
@@ -872,17 +962,13 @@ def nbest_study(
     top = max(scores[name] for name in pays)
     pick = next(name for name in pays if scores[name] >= top - TIE)
     p = oof[pick]
-    flagged = is_possible_hallucination(rows)
-    threshold = threshold_for(p, labels, conditions, recall, flagged)
     clean = conditions == "clean"
     for name in ("shipped", pick):
-        cut = threshold_for(oof[name], labels, conditions, recall, flagged)
-        low = (oof[name] < cut) | flagged
-        print(
-            f"  {'chosen ' if name == pick else ''}{name!r}: threshold {cut} marks "
-            f"{low[clean].mean():.1%} of clean fit words, {low[clean & ~labels].mean():.1%} of "
-            "the wrong ones (out of fold)"
+        print(f"  {'chosen ' if name == pick else ''}{name!r}: presets")
+        presets_table(
+            oof[name], labels, conditions, rows, presets_for(oof[name], labels, conditions, rows)[0]
         )
+    presets, note = presets_for(p, labels, conditions, rows)
     base_model = model.split("+")[0]
     counts = {c: int((conditions == c).sum()) for c in names}
     gain = gain_interval(
@@ -914,7 +1000,7 @@ def nbest_study(
             "(bench/fit_speech.py --nbest)"
         ),
     )
-    calibrator.threshold = threshold
+    calibrator.set_presets(presets, note)
     out.mkdir(parents=True, exist_ok=True)
     print(f"  wrote {calibrator.save(out / f'whisper-{base_model}+nbest.json')}")
 
@@ -1082,7 +1168,6 @@ def prior_study(
     if not (write and pick):
         return
     p = oof[pick]
-    flagged = is_possible_hallucination(rows)
     counts = {c: int((conditions == c).sum()) for c in names}
     calibrator = fitted(
         specs[pick],
@@ -1103,7 +1188,7 @@ def prior_study(
             "(bench/fit_speech.py --prior)"
         ),
     )
-    calibrator.threshold = threshold_for(p, labels, conditions, recall, flagged)
+    calibrator.set_presets(*presets_for(p, labels, conditions, rows))
     out.mkdir(parents=True, exist_ok=True)
     # A named pick is written beside the bundled file, never over it.
     slug = "-".join(w for w in pick.replace("+", " ").split() if w != "shipped")
@@ -1113,6 +1198,39 @@ def prior_study(
         else "whisper-tiny.en.json"
     )
     print(f"  wrote {calibrator.save(out / name)}")
+
+
+def nbest_presets(
+    cache: Path, model: str, folds: int, out: Path, write: bool, in_sample: bool = False
+) -> None:
+    """`--presets` for the N-best calibrator: its out-of-fold presets on the alternatives=3
+    fit decodes, written into whisper-<model>+nbest.json without refitting it."""
+    base_model = model.split("+")[0]
+    path = out / f"whisper-{base_model}+nbest.json"
+    pairs = [
+        (item, doc) for item, doc, _ in load(model, cache) if item.split == "fit" and item.reference
+    ]
+    if not pairs:
+        print(f"{cache / model}: nothing decoded yet")
+        return
+    rows, labels, groups, conditions = labelled(pairs)
+    _, spec = shipped_spec(path)
+    # Its `choice` note names no candidate: it was fitted weighted as tiny.en's own.
+    spec = replace(spec, balanced=shipped_spec(out / f"whisper-{base_model}.json")[1].balanced)
+    capped = is_possible_hallucination(rows, capped_only=True)
+    if in_sample:
+        p = as_fused(Calibrator.load(path).predict(rows), capped)
+        how = f"in sample, the shipped calibrator on {len(pairs)} fit recordings"
+    else:
+        p = out_of_fold(spec, rows, labels, folds_of(groups, folds), conditions, capped)
+        how = f"out of fold over {len(pairs)} fit recordings"
+    presets, note = presets_for(p, labels, conditions, rows, how)
+    print(f"\n{path.name}: {note}")
+    presets_table(p, labels, conditions, rows, presets)
+    if write:
+        shipped = Calibrator.load(path)
+        shipped.set_presets(presets, note)
+        print(f"  wrote {shipped.save(path)}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ cached, in full-page mode; beside their targets. Engine outputs come from the ca
 `bench/ocr_corpus.py` describes (`--read` reads and caches what is missing: slow). Then it
 times `uncertain.read` on `--cost-pages` eval pages per kind, Tesseract alone vs selective vs
 full-page, alternated in the same run, and prints the cost per page and the ratios.
+Per kind it also prints one row per mark preset (`review`, the default, `recall`, `prompt`;
+`uncertain.fusion.presets`) for the calibrated variants: the share of words marked, of wrong
+words caught and silent errors per 100 words, with the default's targets on books (marks at
+most 2x the error rate, catches at least 70% of the wrong words).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +51,13 @@ from uncertain.evaluate import (
     normalize_words,
     score_by_boxes,
 )
-from uncertain.fusion import fuse
+from uncertain.fusion import PRESETS, fuse
+
+# The default preset (review) on books: marks at most REVIEW_FACTOR x the error rate while
+# catching at least REVIEW_RECALL of the wrong words.
+REVIEW_FACTOR = 2.0
+REVIEW_RECALL = 0.70
+MAIN_KIND = "book"
 
 TARGETS = {
     "tesseract": {"book": 0.92, "forms": 0.92, "receipts": 0.90},
@@ -64,6 +74,9 @@ class PageScore:
     marked: np.ndarray
     word_edits: int
     ref_words: int
+    presets: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per mark preset, which words `fuse(doc, threshold=preset)` marks: below the preset's
+    threshold (the document's `mark_presets`) or marked for another reason (`unreadable`)."""
 
 
 def score_page(doc: Document, item: Item, raw: bool = False) -> PageScore:
@@ -78,20 +91,27 @@ def score_page(doc: Document, item: Item, raw: bool = False) -> PageScore:
         ref = normalize_text(reference).split()
         edits = int(Levenshtein.distance(normalize_text(joined).split(), ref))
         ref_words = len(ref)
-    conf, right, marked = [], [], []
+    conf, right, marked, other = [], [], [], []
     for span, label in zip(doc.spans, labels, strict=True):
         if not normalize_words(span.text):
             continue
         value = span.signals.get("word_confidence", 0.0) if raw else (span.confidence or 0.0)
         conf.append(value)
         right.append(label)
-        marked.append(False if raw else doc.mark_of(span.id) is not None)
+        mark = None if raw else doc.mark_of(span.id)
+        marked.append(mark is not None)
+        other.append(mark is not None and mark.reason != "low_confidence")
+    confidence = np.asarray(conf, dtype=float)
+    flagged = np.asarray(other, dtype=bool)
+    found = {} if raw else doc.source.settings.get("mark_presets")
+    cuts = found if isinstance(found, dict) else {}
     return PageScore(
-        np.asarray(conf, dtype=float),
+        confidence,
         np.asarray(right, dtype=bool),
         np.asarray(marked, dtype=bool),
         edits,
         ref_words,
+        {name: (confidence < float(cut)) | flagged for name, cut in cuts.items()},  # type: ignore[arg-type]
     )
 
 
@@ -155,6 +175,44 @@ def report(name: str, pages: list[PageScore], rounds: int, target: float | None)
         f"  {name:26s} AUROC {fmt(m['auroc'], ci.get('auroc'))}{aim}  "
         f"ECE {fmt(m['ece'], ci.get('ece'))} (target <= 0.03)  {marks}"
     )
+
+
+def preset_rows(name: str, kind: str, pages: list[PageScore], rounds: int) -> list[str]:
+    """One line per mark preset: its threshold is the document's, then the share of words
+    marked, of wrong words caught and silent errors per 100 words, with 95% intervals over
+    pages; the default's targets on books beside it."""
+    lines = []
+    for preset in PRESETS:
+        if not pages or not all(preset in p.presets for p in pages):
+            continue
+        scored = [
+            PageScore(p.confidence, p.right, p.presets[preset], p.word_edits, p.ref_words)
+            for p in pages
+        ]
+        m = measures(scored)
+        ci = bootstrap(scored, rounds) if len(scored) > 1 else {}
+        wrong = m["wrong"] / m["words"]
+        target = ""
+        if preset == "review" and kind == MAIN_KIND:
+            limit = REVIEW_FACTOR * wrong
+            target = (
+                f"  [marked<={REVIEW_FACTOR:g}x wrong ({100 * limit:.1f}%) "
+                + ("ok" if m["marked"] <= limit else f"MISSED by {100 * (m['marked'] - limit):.1f}")
+                + f"; caught>={REVIEW_RECALL:.0%} "
+                + (
+                    "ok"
+                    if m["caught"] >= REVIEW_RECALL
+                    else f"MISSED by {100 * (REVIEW_RECALL - m['caught']):.1f}"
+                )
+                + "]"
+            )
+        percent = {k: (100 * v[0], 100 * v[1]) for k, v in ci.items() if k in ("marked", "caught")}
+        lines.append(
+            f"  {name:26s} {preset:7s} marked {fmt(100 * m['marked'], percent.get('marked'), 1)}%"
+            f"  caught {fmt(100 * m['caught'], percent.get('caught'), 1)}%"
+            f"  silent/100 {fmt(m['silent'], ci.get('silent'), 2)}{target}"
+        )
+    return lines
 
 
 def main() -> None:
@@ -238,6 +296,10 @@ def main() -> None:
             print(
                 "  book targets with the second reader: silent/100 <= 0.30, marked <= 2x error rate"
             )
+        print("  mark presets (fuse(doc, threshold=preset)):")
+        for name in ("tesseract calibrated", "+ rapidocr selective"):
+            for line in preset_rows(name, kind, variants[name], args.boot):
+                print(line)
     if args.cost_pages:
         cost(kinds, args.cost_pages, args.rounds, args.line_budget)
 

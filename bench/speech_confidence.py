@@ -16,6 +16,12 @@ openai-whisper and stable-ts expose it; whisper-timestamped's geometric mean of 
 probabilities), the gain over the raw score with a paired interval (the same resampled
 recordings for both: a loss whose interval holds zero is not a result) and the targets.
 
+Then one row per system, condition (clean, noisy, all) and mark preset (`review`, the
+default, `recall`, `prompt`; `uncertain.fusion.presets`): the preset's threshold, the share of
+words marked, of wrong words caught and silent errors per 100 words, with their intervals,
+beside the default's targets on clean speech (marks at most 2x the error rate, catches at least
+70% of the wrong words). `--presets-only` prints that table alone.
+
 Systems: `tiny.en`, `base` (decoded with language="en"), `tiny.en+base` (tiny.en
 cross-checked by base's reading, as `transcribe(cross_check="base")` does), and
 `base/tiny.en-cal` (tiny.en's calibrator on base's words: how a calibrator transfers to a
@@ -62,7 +68,7 @@ from uncertain.evaluate import (
     normalize_text,
     normalize_words,
 )
-from uncertain.fusion import Calibrator, fuse
+from uncertain.fusion import PRESETS, Calibrator, fuse
 
 CONDITIONS = ["clean", "noisy", "spontaneous", "accented", "domain", "real", "augmented"]
 # Every condition's recordings pooled (reversed speech left out): the split as a pipeline that
@@ -80,6 +86,10 @@ CROSS_CHECK_NOISY_AUROC = 0.93
 CLEAN_SILENT_PER_100 = 1.0  # at most, while marking at most 2x the error rate
 CLEAN_RECALL = 0.80  # errors marked, at least (marks worth reading)
 MARK_FACTOR = 2.0
+# The default preset (review) on clean speech: marks at most MARK_FACTOR x the error rate while
+# catching at least this share of the wrong words.
+REVIEW_RECALL = 0.70
+PRESET_CONDITIONS = ("clean", "noisy", ALL)
 HALLUCINATION_RECALL = 0.95  # reversed speech: share of its words marked, at least
 HALLUCINATION_ON_SPEECH = 0.02  # real speech: share marked possible_hallucination, at most
 
@@ -97,6 +107,9 @@ class Recording:
     hallucination: np.ndarray
     edits: int
     reference_words: int
+    presets: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per mark preset, which words `fuse(doc, threshold=preset)` marks: below the preset's
+    threshold (the document's `mark_presets`) or marked `possible_hallucination`."""
 
 
 def _edits(hypothesis: str, reference: str) -> tuple[int, int]:
@@ -127,16 +140,24 @@ def recording(item: Item, doc: Document) -> Recording:
         )
     columns = list(zip(*rows, strict=True)) if rows else [()] * 6
     edits, words = _edits(doc.text, item.reference)
+    confidence = np.asarray(columns[0], dtype=np.float64)
+    hallucination = np.asarray(columns[5], dtype=bool)
+    found = doc.source.settings.get("mark_presets")
+    cuts = found if isinstance(found, dict) else {}
     return Recording(
         item.group,
-        np.asarray(columns[0], dtype=np.float64),
+        confidence,
         np.asarray(columns[1], dtype=np.float64),
         np.asarray(columns[2], dtype=np.float64),
         np.asarray(columns[3], dtype=bool),
         np.asarray(columns[4], dtype=bool),
-        np.asarray(columns[5], dtype=bool),
+        hallucination,
         edits,
         words,
+        {
+            name: (confidence < float(cut)) | hallucination  # type: ignore[arg-type]
+            for name, cut in cuts.items()
+        },
     )
 
 
@@ -165,7 +186,14 @@ class Pool:
             parts = [getattr(r, name) for r in recs]
             return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
+        presets = {
+            f"marked:{name}": np.concatenate([r.presets[name] for r in recs])
+            if recs and all(name in r.presets for r in recs)
+            else np.zeros(0, dtype=bool)
+            for name in PRESETS
+        }
         return {
+            **presets,
             "confidence": cat("confidence", np.float64),
             "raw": cat("raw", np.float64),
             "timestamped": cat("timestamped", np.float64),
@@ -393,6 +421,96 @@ def candidate_system(
         adapter = WhisperAdapter("tiny.en", device="cpu")
         docs = [(i, adapter.add_prior_signals(d)) for i, d in docs]
     return f"tiny.en [{path.stem}]", docs, calibrator
+def preset_metrics(name: str) -> dict[str, Callable[[dict[str, Any]], float]]:
+    """Marked share, wrong words caught and silent errors per 100 words under one preset."""
+    key = f"marked:{name}"
+
+    def marked(d: dict[str, Any]) -> float:
+        return float(d[key].mean()) if d[key].size else math.nan
+
+    def caught(d: dict[str, Any]) -> float:
+        wrong = ~d["right"]
+        return float(d[key][wrong].mean()) if d[key].size and wrong.any() else math.nan
+
+    def silent(d: dict[str, Any]) -> float:
+        return float((~d["right"] & ~d[key]).mean() * 100) if d[key].size else math.nan
+
+    return {"marked": marked, "errors marked": caught, "silent/100": silent}
+
+
+def preset_target(preset: str, condition: str, wrong: float, marked: float, caught: float) -> str:
+    """The default preset's targets on clean speech, met or missed by how much."""
+    if preset != "review" or condition != "clean":
+        return ""
+    limit = MARK_FACTOR * wrong
+    parts = [
+        f"marked<={MARK_FACTOR:g}x wrong ({limit:.1%}) "
+        + ("ok" if marked <= limit else f"MISSED by {(marked - limit) * 100:.1f} points"),
+        f"caught>={REVIEW_RECALL:.0%} "
+        + (
+            "ok"
+            if caught >= REVIEW_RECALL
+            else f"MISSED by {(REVIEW_RECALL - caught) * 100:.1f} points"
+        ),
+    ]
+    return "; ".join(parts)
+
+
+def preset_table(
+    fused: dict[str, list[tuple[Item, Document]]], resamples: int, markdown: bool
+) -> None:
+    """One row per system, condition and mark preset: the threshold, the share of words marked,
+    of wrong words caught and silent errors per 100 words, with 95% intervals over recordings."""
+    print(
+        "\n== mark presets (fuse(doc, threshold=preset)): marked, wrong caught, silent errors "
+        "per 100 words"
+    )
+    table = [
+        "| system | condition | preset | threshold | words (wrong) | words marked "
+        "| wrong words caught | silent errors / 100 words | target |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for system, pairs in fused.items():
+        for condition in PRESET_CONDITIONS:
+            recs = [
+                recording(i, d)
+                for i, d in pairs
+                if i.reference and i.condition != "reversed" and condition in (ALL, i.condition)
+            ]
+            if not recs or not recs[0].presets:
+                continue
+            pool = Pool(recs)
+            whole = pool.take()
+            wrong = float((~whole["right"]).mean())
+            cuts = pairs[0][1].source.settings.get("mark_presets", {})
+            for preset in PRESETS:
+                metrics = preset_metrics(preset)
+                values = {k: f(whole) for k, f in metrics.items()}
+                found = intervals(
+                    len(pool.groups),
+                    lambda drawn, pool=pool: pool.take(drawn.tolist()),
+                    metrics,
+                    resamples=resamples,
+                    seed=13,
+                )
+                cells = {k: _fmt(k, (values[k], *found[k])) for k in metrics}
+                cut = cuts.get(preset, math.nan) if isinstance(cuts, dict) else math.nan
+                target = preset_target(
+                    preset, condition, wrong, values["marked"], values["errors marked"]
+                )
+                print(
+                    f"   {system:14s} {condition:6s} {preset:7s} t={cut}: "
+                    f"{whole['right'].size} words ({wrong:.1%} wrong), marked {cells['marked']}, "
+                    f"caught {cells['errors marked']}, silent/100 {cells['silent/100']}"
+                    + (f"  [{target}]" if target else "")
+                )
+                table.append(
+                    f"| {system} | {condition} | {preset} | {cut} | {whole['right'].size} "
+                    f"({wrong:.1%}) | {cells['marked']} | {cells['errors marked']} "
+                    f"| {cells['silent/100']} | {target} |"
+                )
+    if markdown:
+        print("\n" + "\n".join(table))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -417,6 +535,9 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="add tiny.en fused with this calibrator file, beside today's (repeatable)",
     )
+    parser.add_argument(
+        "--presets-only", action="store_true", help="only the table of mark presets"
+    )
     args = parser.parse_args(argv)
     fused = systems(args.split, args.cache, args.calibration)
     candidates = [candidate_system(args.split, args.cache, path) for path in args.candidate]
@@ -433,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.systems:
         keep = args.systems.split(",") + [name for name, _, _ in candidates]
         fused = {k: v for k, v in fused.items() if k in keep}
+        fused = {k: v for k, v in fused.items() if k in args.systems.split(",")}
+    if args.presets_only:
+        preset_table(fused, args.resamples, args.markdown)
+        return 0
     names = [
         "words",
         "wrong",
@@ -501,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {name} vs tiny.en's calibrator, same decodes (paired)")
         paired = [(i, fuse(d, calibration=calibrator)) for i, d in docs if i.reference]
         paired_gain(paired, today, args.resamples)
+    preset_table(fused, args.resamples, args.markdown)
     print("\n== trading marks for recall (tiny.en): fuse(doc, threshold=t) marks words below t")
     for condition in ("clean", "noisy") if "tiny.en" in fused else ():
         whole = Pool([recording(i, d) for i, d in fused["tiny.en"] if i.condition == condition])

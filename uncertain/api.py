@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from uncertain.adapters.whisper import ComputeType, WhisperAdapter
     from uncertain.extraction import Constraint, Extraction
     from uncertain.fusion import Calibrator
+    from uncertain.fusion.presets import MarkPreset
 
 __all__ = [
     "CharChoices",
@@ -72,7 +73,10 @@ def tesseract_engine(language: str = "eng", dpi: int = 300) -> TesseractAdapter:
 
 
 def _fuse(
-    doc: Document, fuse: bool, calibration: str | Path | Calibrator | None, threshold: float | None
+    doc: Document,
+    fuse: bool,
+    calibration: str | Path | Calibrator | None,
+    threshold: float | MarkPreset | None,
 ) -> Document:
     if not fuse:
         return doc
@@ -91,7 +95,7 @@ def transcribe(
     alternatives: int = 0,
     cross_check: str | None = None,
     calibration: str | Path | Calibrator | None = None,
-    threshold: float | None = None,
+    threshold: float | MarkPreset | None = None,
     fuse: bool = True,
     progress: ProgressCallback | None = None,
     seed: int | None = 0,
@@ -110,7 +114,10 @@ def transcribe(
         cross_check: a second Whisper model (e.g. `base`) whose reading is aligned to this one;
             disagreement becomes evidence and the other reading an alternative.
         calibration: a calibrator file or object; default: the bundled one for the model.
-        threshold: probability under which spans are marked; default: the calibrator's.
+        threshold: probability under which spans are marked, or a preset of the calibrator:
+            `review` (the default: marks at most twice the error rate of its fit words),
+            `recall` (catches 90% of the wrong words) or `prompt` (marks at most the error
+            rate, for LLM prompts); see `uncertain.fusion.presets`.
         fuse: False returns the raw document (signals only, confidence unset).
         progress: called with (seconds decoded, total seconds or None) as decoding advances.
         seed: seeds the sampling of a window that falls back to it (reversed speech, noise), so
@@ -154,7 +161,7 @@ def iter_transcribe(
     device: Device = "auto",
     compute_type: ComputeType | None = None,
     calibration: str | Path | Calibrator | None = None,
-    threshold: float | None = None,
+    threshold: float | MarkPreset | None = None,
     fuse: bool = True,
     **options: Any,
 ) -> Iterator[Document]:
@@ -176,7 +183,7 @@ def ocr(
     cross_check_mode: CrossCheckMode = "selective",
     char_choices: CharChoices | None = None,
     calibration: str | Path | Calibrator | None = None,
-    threshold: float | None = None,
+    threshold: float | MarkPreset | None = None,
     fuse: bool = True,
     progress: ProgressCallback | None = None,
     **options: Any,
@@ -242,7 +249,7 @@ def read(
     cross_check: str | None = None,
     cross_check_mode: CrossCheckMode = "selective",
     calibration: str | Path | Calibrator | None = None,
-    threshold: float | None = None,
+    threshold: float | MarkPreset | None = None,
     dpi: int = 300,
     fuse: bool = True,
     progress: ProgressCallback | None = None,
@@ -293,7 +300,7 @@ def iter_read(
     device: Device = "auto",
     alternatives: int = 0,
     calibration: str | Path | Calibrator | None = None,
-    threshold: float | None = None,
+    threshold: float | MarkPreset | None = None,
     dpi: int = 300,
     fuse: bool = True,
     progress: ProgressCallback | None = None,

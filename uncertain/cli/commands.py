@@ -35,7 +35,7 @@ from uncertain.errors import OutputError, UncertainError
 if TYPE_CHECKING:
     from uncertain.document import Document
     from uncertain.evaluate import BoxReference
-    from uncertain.render import Style
+    from uncertain.render import MarksOption, Style
 
 __all__ = [
     "Transcription",
@@ -87,7 +87,14 @@ def transcribe(
         ),
     ] = ["text"],  # noqa: B006 - typer needs a literal default
     threshold: Annotated[
-        float | None, typer.Option(min=0.0, max=1.0, help="Mark spans below this probability.")
+        str | None,
+        typer.Option(
+            "--threshold",
+            "--marks",
+            help="Mark words below this probability, or a preset of the calibrator: review "
+            "(default: at most twice the error rate), recall (90% of the errors), prompt "
+            "(at most the error rate, for LLM prompts).",
+        ),
     ] = None,
     calibration: Annotated[
         Path | None, typer.Option(help="Calibrator JSON from `uncertain calibrate`.")
@@ -144,6 +151,7 @@ def transcribe(
     run = Run(quiet, debug)
     _check_cross_check_mode(cross_check_mode)
     formats = _output_formats(output_format)
+    cut = _marks_value(threshold, "--threshold")
     job = Transcription(
         read_options={
             "model": model,
@@ -153,7 +161,7 @@ def transcribe(
             "cross_check": cross_check,
             "cross_check_mode": cross_check_mode,
             "calibration": calibration,
-            "threshold": threshold,
+            "threshold": cut,
             "dpi": dpi,
             "seed": seed,
         },
@@ -168,7 +176,10 @@ def transcribe(
     if job.write_files:
         _check_output_folder(job.out_dir, run)
     inputs = list(iter_inputs(files, run, allow_special))
-    view = None if quiet else TerminalView(run, len(inputs), threshold)
+    # The view marks what fuse marked; a probability also shows in its legend.
+    view = (
+        None if quiet else TerminalView(run, len(inputs), cut if isinstance(cut, float) else None)
+    )
     with BatchProgress(run, len(inputs)) as progress:
         for index, (path, stem) in enumerate(zip(inputs, output_stems(inputs), strict=True)):
             left = len(inputs) - index - 1
@@ -302,9 +313,15 @@ def render(
     style: Annotated[
         str, typer.Option(help="inline, brackets, footnotes, json or plain.")
     ] = "inline",
-    threshold: Annotated[
-        float | None,
-        typer.Option(min=0.0, max=1.0, help="Mark every span below this instead of the marks."),
+    marks: Annotated[
+        str | None,
+        typer.Option(
+            "--marks",
+            "--threshold",
+            help="Which marks: auto (the document's), none, a probability (every span below "
+            "it), or a preset of the calibrator that fused the document: review, recall, "
+            "prompt (fewest marks, for LLM prompts).",
+        ),
     ] = None,
     alternatives: Annotated[int, typer.Option(min=0, help="Alternatives per mark.")] = 0,
     digits: Annotated[
@@ -327,6 +344,7 @@ def render(
     from uncertain.render import to_messages
 
     run = Run(quiet=True, debug=debug)
+    chosen = _marks_value(marks, "--marks", ("auto", "marks", "none"))
     try:
         doc = Document.load(document)
         options: dict[str, Any] = {
@@ -336,8 +354,8 @@ def render(
             "max_marks": max_marks,
             "positions": positions,
         }
-        if threshold is not None:
-            options["marks"] = threshold
+        if chosen is not None:
+            options["marks"] = chosen
         if task is not None:
             messages = to_messages(doc, task, style=cast("Style", style), **options)
             typer.echo(json.dumps(messages, ensure_ascii=False, indent=2))
@@ -346,6 +364,30 @@ def render(
     except (UncertainError, ValueError) as error:
         run.fail(document, error)
         raise typer.Exit(1) from None
+
+
+def _marks_value(value: str | None, option: str, words: tuple[str, ...] = ()) -> float | str | None:
+    """A marks or threshold option: a probability, or one of `words` or the preset names; a
+    usage error (exit 2) names the choices."""
+    from uncertain.errors import UsageError, check_choice
+    from uncertain.fusion.presets import PRESETS
+
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            check_choice(option.lstrip("-"), value, (*words, *PRESETS))
+        except UsageError as error:
+            raise typer.BadParameter(f"{error} or a probability", param_hint=option) from None
+        return value
+    if not 0.0 <= number <= 1.0:
+        raise typer.BadParameter(
+            f"{value} is not a probability in 0..1 (nor one of {', '.join((*words, *PRESETS))})",
+            param_hint=option,
+        )
+    return number
 
 
 def _check_cross_check_mode(mode: str) -> None:
@@ -378,12 +420,20 @@ def ask(
     timeout: Annotated[
         float, typer.Option(min=1.0, help="Seconds to wait for the answer.")
     ] = 120.0,
+    marks: Annotated[
+        str,
+        typer.Option(
+            help="Marks in the prompt: auto (the document's), none, a probability, or a preset: "
+            "prompt (fewest marks), review, recall."
+        ),
+    ] = "auto",
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Ask an LLM about a document; print the answer and the weak spots it rests on."""
     from uncertain.document import Document
     from uncertain.llm import ask as ask_model
 
+    chosen = _marks_value(marks, "--marks", ("auto", "marks", "none"))
     run = Run(quiet=True, debug=debug)
     try:
         if source.suffix.lower() == ".json":
@@ -399,6 +449,7 @@ def ask(
             base_url=base_url,
             style=cast("Style", style),
             timeout=timeout,
+            marks=cast("MarksOption", chosen),
         )
     except (UncertainError, ValueError) as error:
         run.fail(source, error)
@@ -455,7 +506,8 @@ def evaluate(
     ] = "selective",
     calibration: Annotated[Path | None, typer.Option(help="Calibrator JSON to evaluate.")] = None,
     threshold: Annotated[
-        float | None, typer.Option(min=0.0, max=1.0, help="Flag threshold.")
+        str | None,
+        typer.Option(help="Flag threshold: a probability, or a preset (review, recall, prompt)."),
     ] = None,
     diagram: Annotated[
         Path | None, typer.Option(help="Write a reliability diagram PNG here.")
@@ -468,10 +520,11 @@ def evaluate(
 
     run = Run(quiet=False, debug=debug)
     _check_cross_check_mode(cross_check_mode)
+    cut = _marks_value(threshold, "--threshold")
     options = {
         "model": model,
         "calibration": calibration,
-        "threshold": threshold,
+        "threshold": cut,
         "cross_check": cross_check,
         "cross_check_mode": cross_check_mode,
     }
@@ -481,7 +534,8 @@ def evaluate(
     ]
     if pairs:
         try:
-            report = evaluate_pairs(pairs, threshold=threshold)
+            # A preset flags by the marks fuse made with it; a probability flags below it.
+            report = evaluate_pairs(pairs, threshold=cut if isinstance(cut, float) else None)
             typer.echo(str(report))
             if diagram is not None:
                 _, labels, confidences = labelled_signals(pairs)

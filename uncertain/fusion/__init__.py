@@ -12,6 +12,8 @@ probability that the span is right; `fuse` applies one to a document and rebuild
 - `bundled`: the calibrators shipped in `uncertain/calibration/` and `default_calibrator`,
   which picks one for a document's engine and model.
 - `marks`: the marking rules (`is_possible_hallucination`, `is_unreadable`, `mark_spans`).
+- `presets`: the named thresholds a calibrator carries (`review`, the default, `recall`,
+  `prompt`) and `mark_presets`, which computes them on labelled words.
 - `annotate`: `fuse`.
 
 Every name is re-exported here; import from `uncertain.fusion`.
@@ -48,6 +50,7 @@ from uncertain.fusion.marks import (
     is_unreadable,
     mark_spans,
 )
+from uncertain.fusion.presets import PRESETS, MarkPreset, mark_presets
 from uncertain.fusion.signals import Feature, Transform, span_signals
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "HALLUCINATION_CONFIDENCE",
     "LOGPROB_LIMIT",
     "NO_SPEECH_LIMIT",
+    "PRESETS",
     "SEGMENT_LOGPROB_LIMIT",
     "SEGMENT_PROBABILITY_LIMIT",
     "UNREADABLE_ALNUM_SHARE",
@@ -68,6 +72,7 @@ __all__ = [
     "Feature",
     "IsotonicCalibrator",
     "LogisticCalibrator",
+    "MarkPreset",
     "Transform",
     "default_calibrator",
     "fit_calibrator",
@@ -76,6 +81,7 @@ __all__ = [
     "is_unreadable",
     "labelled_signals",
     "load_calibrator",
+    "mark_presets",
     "mark_spans",
     "span_signals",
 ]

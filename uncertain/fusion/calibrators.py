@@ -11,6 +11,8 @@ discriminator:
   (plus a slope under 1e-4 that keeps the feature's ranking exactly, ties included).
 
 A signal a span lacks takes its feature's documented `default` (before the transform).
+Each calibrator also carries its mark thresholds: `presets` (`review`, `recall`, `prompt`; see
+`uncertain.fusion.presets`) and `threshold`, the default (`review`'s).
 `load_calibrator` (or `Calibrator.load`) reads either kind back.
 """
 
@@ -25,7 +27,8 @@ from typing import Any, ClassVar, cast
 import numpy as np
 import numpy.typing as npt
 
-from uncertain.errors import CalibrationError
+from uncertain.errors import CalibrationError, UsageError, check_choice
+from uncertain.fusion.presets import DEFAULT_PRESET, PRESETS, MarkPreset
 from uncertain.fusion.signals import Feature, _number
 
 FloatArray = npt.NDArray[np.float64]
@@ -48,11 +51,52 @@ class Calibrator(ABC):
         features: Sequence[Feature],
         *,
         threshold: float = DEFAULT_THRESHOLD,
+        presets: Mapping[str, float] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         self.features = list(features)
         self.threshold = threshold
+        self.presets: dict[str, float] = dict(presets or {})
+        """Threshold per mark preset (`uncertain.fusion.presets`); `threshold` is `review`'s."""
         self.metadata: dict[str, str] = dict(metadata or {})
+        if DEFAULT_PRESET in self.presets:
+            self.threshold = self.presets[DEFAULT_PRESET]
+
+    def set_presets(self, presets: Mapping[str, float], note: str | None = None) -> None:
+        """Carry these preset thresholds; the default preset's becomes `threshold`, and `note`
+        (how they were computed) goes into `metadata["presets"]`."""
+        self.presets = {name: float(presets[name]) for name in PRESETS if name in presets}
+        if DEFAULT_PRESET in self.presets:
+            self.threshold = self.presets[DEFAULT_PRESET]
+        if note is not None:
+            self.metadata["presets"] = note
+
+    def preset_thresholds(self) -> dict[str, float]:
+        """Every preset's threshold; `review` is `threshold` when the file names none."""
+        return {DEFAULT_PRESET: self.threshold, **self.presets}
+
+    def mark_threshold(self, value: float | MarkPreset | str | None = None) -> float:
+        """The threshold for `value`: a probability as it is, a preset's name (`review`,
+        `recall`, `prompt`) as this calibrator sets it, None for `threshold` (`review`'s).
+
+        `UsageError` listing the presets for an unknown name or a number outside 0..1;
+        `CalibrationError` when this calibrator carries no threshold for a known preset (a file
+        fitted before presets existed: refit it, or give a probability).
+        """
+        if value is None:
+            return self.threshold
+        if isinstance(value, str):
+            check_choice("marks preset", value, PRESETS)
+            found = self.preset_thresholds().get(value)
+            if found is None:
+                name = self.metadata.get("name", type(self).__name__)
+                raise CalibrationError(
+                    f"calibrator {name} carries no {value!r} preset (it has "
+                    f"{', '.join(sorted(self.preset_thresholds()))}); refit it with "
+                    "`uncertain calibrate`, or give a probability"
+                )
+            return found
+        return _probability(value)
 
     @property
     def feature_names(self) -> list[str]:
@@ -99,6 +143,7 @@ class Calibrator(ABC):
             "version": CALIBRATION_FORMAT_VERSION,
             "features": [f.to_dict() for f in self.features],
             "threshold": self.threshold,
+            **({"presets": dict(self.presets)} if self.presets else {}),
             **self._parameters(),
             "metadata": self.metadata,
         }
@@ -146,6 +191,18 @@ class Calibrator(ABC):
         return f"{type(self).__name__}({', '.join(f.name for f in self.features)})"
 
 
+def _probability(value: object) -> float:
+    """A threshold given as a number: `UsageError` unless it is a probability."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(
+            f"a threshold must be a probability or a preset name, not {value!r}",
+            f"use 0..1 or one of {', '.join(repr(p) for p in PRESETS)}",
+        )
+    if not 0.0 <= float(value) <= 1.0:
+        raise UsageError(f"threshold must be between 0 and 1, not {value}")
+    return float(value)
+
+
 def load_calibrator(path: str | Path) -> Calibrator:
     """Read a calibrator JSON file (either kind)."""
     return Calibrator.load(path)
@@ -164,6 +221,13 @@ def _from_dict(raw: Any) -> Calibrator:
     threshold = _number(raw.get("threshold", DEFAULT_THRESHOLD), "threshold")
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold {threshold} is outside [0, 1]")
+    presets = raw.get("presets", {})
+    if not isinstance(presets, dict):
+        raise ValueError("presets must be an object of thresholds")
+    # Names this version does not know are left out: a newer file still loads.
+    presets = {str(k): _number(v, f"preset {k}") for k, v in presets.items() if k in PRESETS}
+    if not all(0.0 <= v <= 1.0 for v in presets.values()):
+        raise ValueError(f"a preset threshold is outside [0, 1]: {presets}")
     metadata = raw.get("metadata", {})
     if not isinstance(metadata, dict):
         raise ValueError("metadata must be an object")
@@ -179,6 +243,7 @@ def _from_dict(raw: Any) -> Calibrator:
             intercept=_number(raw["intercept"], "intercept"),
             l2=_number(raw.get("l2", 1.0), "l2"),
             threshold=threshold,
+            presets=presets,
             metadata=meta,
         )
     if kind == IsotonicCalibrator.kind:
@@ -192,7 +257,9 @@ def _from_dict(raw: Any) -> Calibrator:
             raise ValueError("breakpoints and values must be non-decreasing")
         if not all(0.0 <= v <= 1.0 for v in y):
             raise ValueError("values must lie in [0, 1]")
-        return IsotonicCalibrator(features[0], x=x, y=y, threshold=threshold, metadata=meta)
+        return IsotonicCalibrator(
+            features[0], x=x, y=y, threshold=threshold, presets=presets, metadata=meta
+        )
     raise ValueError(f"unknown kind {kind!r} (known: logistic, isotonic)")
 
 
@@ -225,9 +292,10 @@ class LogisticCalibrator(Calibrator):
         intercept: float = 0.0,
         l2: float = 1.0,
         threshold: float = DEFAULT_THRESHOLD,
+        presets: Mapping[str, float] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(features, threshold=threshold, metadata=metadata)
+        super().__init__(features, threshold=threshold, presets=presets, metadata=metadata)
         self.coefficients = (
             np.zeros(len(self.features))
             if coefficients is None
@@ -294,9 +362,10 @@ class IsotonicCalibrator(Calibrator):
         x: Sequence[float] | None = None,
         y: Sequence[float] | None = None,
         threshold: float = DEFAULT_THRESHOLD,
+        presets: Mapping[str, float] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__([feature], threshold=threshold, metadata=metadata)
+        super().__init__([feature], threshold=threshold, presets=presets, metadata=metadata)
         self.x = np.asarray([0.0] if x is None else x, dtype=np.float64)
         self.y = np.asarray([0.5] if y is None else y, dtype=np.float64)
 

@@ -13,11 +13,19 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from uncertain.document import Document
 from uncertain.errors import CalibrationError
 from uncertain.fusion.bundled import default_calibrator
 from uncertain.fusion.calibrators import Calibrator, IsotonicCalibrator, LogisticCalibrator
+from uncertain.fusion.presets import as_fused, describe_presets, mark_presets
 from uncertain.fusion.signals import span_signals
+
+PRESET_FOLDS = 5
+"""`fit_calibrator` computes the presets from out-of-fold confidence, folds made of whole
+documents (at most this many; one per document when there are fewer)."""
 
 if TYPE_CHECKING:
     from uncertain.evaluate.references import BoxReference
@@ -62,6 +70,11 @@ def fit_calibrator(
     `logistic` refits all of them, `isotonic` maps the first (the engine's main score)
     monotonically. `CalibrationError` when there is nothing to fit on, or no wrong (or no
     right) word to learn from.
+
+    The calibrator carries mark presets computed on these words (`uncertain.fusion.presets`:
+    `review`, its `threshold`, `recall` and `prompt`), from out-of-fold confidence (each
+    document's words scored by a calibrator fitted on the other documents; in-sample when
+    there is one document); `metadata["presets"]` says what each marks and catches.
     """
     pairs = list(docs_with_refs)
     if kind not in ("logistic", "isotonic"):
@@ -69,7 +82,12 @@ def fit_calibrator(
     if not pairs:
         raise CalibrationError("no documents to fit on; pass files with reference texts")
     bundled, _ = default_calibrator(pairs[0][0])
-    rows, labels, _ = labelled_signals(pairs)
+    rows, labels, groups = [], [], []
+    for number, pair in enumerate(pairs):
+        doc_rows, doc_labels, _ = labelled_signals([pair])
+        rows += doc_rows
+        labels += doc_labels
+        groups += [number] * len(doc_rows)
     wrong = labels.count(False)
     if wrong == 0 or wrong == len(labels):
         raise CalibrationError(
@@ -87,4 +105,34 @@ def fit_calibrator(
             bundled.features[0], threshold=bundled.threshold, metadata={"corpus": corpus}
         )
     calibrator.fit(rows, labels)
+    predicted, how = _out_of_fold(calibrator, rows, labels, groups)
+    confidence, flagged = as_fused(predicted, rows)
+    presets = mark_presets(confidence, labels, flagged)
+    calibrator.set_presets(
+        presets, f"{how}: {describe_presets(presets, confidence, labels, flagged)}"
+    )
     return calibrator
+
+
+def _out_of_fold(
+    calibrator: Calibrator, rows: list[dict[str, float]], labels: list[bool], groups: list[int]
+) -> tuple[npt.NDArray[np.float64], str]:
+    """Each word's confidence from a copy of `calibrator` fitted without its document's fold
+    (folds of whole documents), and how it was computed; in-sample with one document."""
+    group = np.asarray(groups)
+    y = np.asarray(labels, dtype=bool)
+    folds = min(PRESET_FOLDS, int(group.max()) + 1)
+    if folds < 2:
+        return calibrator.predict(rows), "in-sample confidence (one document)"
+    fold = group % folds
+    predicted = np.zeros(len(rows))
+    for k in range(folds):
+        train = np.flatnonzero(fold != k)
+        test = np.flatnonzero(fold == k)
+        copy = Calibrator.from_json(calibrator.to_json())
+        if y[train].all() or not y[train].any():
+            copy = calibrator  # a fold of one class cannot be fitted; use the full fit
+        else:
+            copy.fit([rows[i] for i in train], y[train])
+        predicted[test] = copy.predict([rows[i] for i in test])
+    return predicted, f"out-of-fold confidence, {folds} folds of whole documents"

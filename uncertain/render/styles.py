@@ -7,10 +7,12 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 from uncertain.document import Document, Mark, Span
 from uncertain.errors import UsageError
+from uncertain.fusion.bundled import _BUNDLED, _bundled
+from uncertain.fusion.presets import PRESETS, MarkPreset
 from uncertain.render.escaping import (
     _INVISIBLE,
     _bs_inside,
@@ -29,7 +31,11 @@ STYLES: tuple[Style, ...] = ("inline", "brackets", "footnotes", "json", "plain")
 MARK_THRESHOLD = 0.5
 """Probability below which spans are marked when a document has confidences but no marks."""
 
-MarksOption = Literal["auto", "marks", "none"] | float
+MarksOption = Literal["auto", "marks", "none"] | MarkPreset | float
+"""Which marks `render` shows: the document's (`auto`, `marks`), none, every run below a
+probability, or below a preset of the calibrator that fused the document (`review`, `recall`,
+`prompt`; see `uncertain.fusion.presets`)."""
+_MARK_CHOICES: tuple[str, ...] = ("auto", "marks", "none", *PRESETS)
 
 # -- choosing what to mark ------------------------------------------------------------------
 
@@ -48,9 +54,10 @@ class _Run(NamedTuple):
 
 def _check_marks_option(marks: object) -> None:
     if isinstance(marks, str):
-        if marks not in ("auto", "marks", "none"):
+        if marks not in _MARK_CHOICES:
             raise UsageError(
-                f"unknown marks option {marks!r}", "use 'auto', 'marks', 'none' or 0..1"
+                f"unknown marks option {marks!r}",
+                f"use one of {', '.join(repr(c) for c in _MARK_CHOICES)} or 0..1",
             )
     elif isinstance(marks, bool) or not isinstance(marks, (int, float)):
         raise UsageError(f"marks must be a string or a probability, not {marks!r}")
@@ -77,6 +84,45 @@ def _threshold_marks(doc: Document, threshold: float) -> list[Mark]:
     return found
 
 
+def _preset_threshold(doc: Document, preset: str) -> float:
+    """The threshold of `preset` for the calibrator that fused `doc`: `fuse` records the
+    calibrator's presets in `source.settings["mark_presets"]`; a document fused before that
+    falls back on the bundled calibrator `source.calibration` names."""
+    found = doc.source.settings.get("mark_presets")
+    if isinstance(found, dict) and isinstance(found.get(preset), (int, float)):
+        return float(cast(float, found[preset]))
+    name = (doc.source.calibration or "").split(" ", 1)[0]
+    if name in _BUNDLED and "(bundled" in (doc.source.calibration or ""):
+        return _bundled(name).mark_threshold(preset)
+    raise UsageError(
+        f"marks preset {preset!r}: the document carries no presets of the calibrator that fused it",
+        "fuse it again (uncertain.fuse) or give a probability",
+    )
+
+
+def _preset_marks(doc: Document, threshold: float) -> list[Mark]:
+    """The document's marks other than `low_confidence`, plus every run of other adjacent
+    spans below `threshold`: what `fuse(doc, threshold=...)` would mark."""
+    kept = [m for m in doc.marks if m.reason != "low_confidence"]
+    taken = {i for m in kept for i in m.span_ids}
+    found: list[Mark] = []
+    ids: list[int] = []
+    product = 1.0
+    for span in doc.spans:
+        confidence = span.confidence
+        if span.id not in taken and confidence is not None and confidence < threshold:
+            ids.append(span.id)
+            product *= confidence
+            continue
+        if ids:
+            found.append(_new_mark(ids, product))
+            ids, product = [], 1.0
+    if ids:
+        found.append(_new_mark(ids, product))
+    order = {span.id: n for n, span in enumerate(doc.spans)}
+    return sorted(kept + found, key=lambda m: order[m.span_ids[0]])
+
+
 def _new_mark(ids: list[int], confidence: float) -> Mark:
     # model_construct: these come from validated spans, and validating thousands costs time.
     return Mark.model_construct(span_ids=ids, reason="low_confidence", confidence=confidence)
@@ -92,6 +138,8 @@ def _chosen_marks(doc: Document, marks: MarksOption) -> list[Mark]:
         if doc.marks:
             return list(doc.marks)
         return _threshold_marks(doc, MARK_THRESHOLD)
+    if isinstance(marks, str):
+        return _preset_marks(doc, _preset_threshold(doc, marks))
     return _threshold_marks(doc, float(marks))
 
 
@@ -388,7 +436,9 @@ def render(
 
     `marks`: `"auto"` uses the document's marks, or, when it has none, every run of adjacent
     spans with confidence below `MARK_THRESHOLD`; `"marks"` only the document's marks;
-    `"none"` nothing; a float marks every run of adjacent spans below that probability.
+    `"none"` nothing; a float marks every run of adjacent spans below that probability;
+    a preset (`"review"`, `"recall"`, `"prompt"`: the one for prompts) re-marks the document at
+    that preset's threshold for the calibrator that fused it, keeping its other marks.
     `alternatives`: how many other readings to show per mark (default none: on the corpus
     fit split a small model did no better with them; see the README). `digits`: decimals of
     p, the probability that the marked text is right (default: `inline` and `brackets` leave
