@@ -83,7 +83,8 @@ def score_page(doc: Document, item: Item, raw: bool = False) -> PageScore:
         labels, joined = label_page_spans(doc, reference)
         from rapidfuzz.distance import Levenshtein
 
-        ref = normalize_text(reference).split()
+        # Parentheses are printed text here, not transcript tags (as `label_page_spans`).
+        ref = normalize_text(reference.replace("(", " ").replace(")", " ")).split()
         edits = int(Levenshtein.distance(normalize_text(joined).split(), ref))
         ref_words = len(ref)
     conf, right, marked = [], [], []
@@ -198,6 +199,7 @@ def main() -> None:
             "tesseract calibrated": [],
             "+ rapidocr selective previous": [],
             "+ rapidocr selective": [],
+            f"+ rapidocr budget {args.line_budget:g} previous": [],
             f"+ rapidocr budget {args.line_budget:g}": [],
             "tesseract (full subset)": [],
             "+ rapidocr full-page": [],
@@ -231,6 +233,12 @@ def main() -> None:
             variants[f"+ rapidocr budget {args.line_budget:g}"].append(
                 score_page(fuse(budgeted), item)
             )
+            if previous is not None:
+                variants[f"+ rapidocr budget {args.line_budget:g} previous"].append(
+                    score_page(
+                        fuse(budgeted, calibration=previous / "tesseract-eng+rapidocr.json"), item
+                    )
+                )
             full = rapid_readings(item, args.cache, "full")
             if full is not None and full.get("page") is not None:
                 variants["tesseract (full subset)"].append(variants["tesseract calibrated"][-1])
