@@ -131,17 +131,17 @@ def candidates(cross: bool) -> dict[str, Calibrator]:
         "logistic(tesseract)": LogisticCalibrator(TESSERACT),
         "logistic(tesseract+shape)": LogisticCalibrator(TESSERACT + SHAPE),
         "logistic(word+context+shape)": LogisticCalibrator(base),
-        "logistic(tesseract+shape+lexicon)": LogisticCalibrator(lex),
+        "logistic(word+context+shape+lexicon)": LogisticCalibrator(lex),
         "logistic(...+lexicon+nearest)": LogisticCalibrator(lex + NEAREST),
         "logistic(...+lexicon+confusion)": LogisticCalibrator(lex + CONFUSION),
         "logistic(...+lexicon+repeat)": LogisticCalibrator(lex + REPEAT),
         "logistic(...+lexicon+all)": LogisticCalibrator(lex + NEAREST + CONFUSION + REPEAT),
     }
     if cross:
-        dis = TESSERACT + DISAGREEMENT
+        dis = [TESSERACT[0], TESSERACT[3], *DISAGREEMENT]  # no character-choice signals
         found = {
             "logistic(tesseract+cross)": LogisticCalibrator(TESSERACT + CROSS),
-            "logistic(tesseract+disagreement)": LogisticCalibrator(dis),
+            "logistic(tesseract+disagreement)": LogisticCalibrator(TESSERACT + DISAGREEMENT),
             "logistic(tesseract+cross+disagreement)": LogisticCalibrator(
                 TESSERACT + CROSS + DISAGREEMENT[1:]
             ),

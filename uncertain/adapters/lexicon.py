@@ -20,9 +20,11 @@ and symbols, are left alone: no word list holds codes and amounts):
 - `ocr_confusion_explains`: 1 when an unknown word becomes a known one by undoing one common
   OCR confusion (c/e, o/e, rn/m, li/h, cl/d, 0/O, 1/l/I, 5/S, vv/w, long s), else 0.
 - `lexicon_split`: 1 when an unknown word is two common words run together ("hisown").
-- `document_repeats`: how many other words of the document read the same (case-insensitive).
-- `repeated_higher_elsewhere`: 1 when the same reading occurs elsewhere in the document with a
+- `document_repeats`: how many other words of the page read the same (case-insensitive).
+- `repeated_higher_elsewhere`: 1 when the same reading occurs elsewhere on the page with a
   higher `word_confidence` (a name the engine read well once is less likely an error here).
+  Pages are judged alone (a word broken at a page's end too), so reading a file page by page
+  (`iter_read`) gives the same signals as reading it whole.
 
 Languages: the Tesseract codes in `LANGUAGES` (English, German, French, Spanish, Italian,
 Portuguese, Dutch, and others wordfreq covers); `eng+deu` merges the lists. Other languages
@@ -317,6 +319,10 @@ def lexicon_signals(
     return found
 
 
+def _page(span: Span) -> int:
+    return span.box.page if span.box is not None else 0
+
+
 def _broken_rests(doc: Document) -> list[str | None]:
     """For each span ending a line with a hyphen, the first word of the next line."""
     rests: list[str | None] = [None] * len(doc.spans)
@@ -325,8 +331,8 @@ def _broken_rests(doc: Document) -> list[str | None]:
     for line, following in itertools.pairwise(lines):
         last = positions.get(line.span_ids[-1])
         first = positions.get(following.span_ids[0])
-        if last is None or first is None:
-            continue
+        if last is None or first is None or _page(doc.spans[last]) != _page(doc.spans[first]):
+            continue  # pages are judged alone, so `iter_read` and `read` agree
         if doc.spans[last].text.rstrip().endswith(_HYPHENS):
             rests[last] = doc.spans[first].text
     return rests
@@ -350,15 +356,15 @@ def add_lexicon_signals(doc: Document, language: str | None = None) -> Document:
         if "word_confidence" in s.signals and "digital" not in s.signals
     ]
     found = lexicon_signals([doc.spans[i] for i in words], lexicon, [rests[i] for i in words])
-    # Repetition within the document: the same reading, and whether it was read better.
-    best: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    keys: list[str] = []
+    # Repetition on the page: the same reading, and whether it was read better there.
+    best: dict[tuple[int, str], float] = {}
+    counts: dict[tuple[int, str], int] = {}
+    keys: list[tuple[int, str]] = []
     for i in words:
         span = doc.spans[i]
-        key = _core(span.text)
+        key = (_page(span), _core(span.text))
         keys.append(key)
-        if not key:
+        if not key[1]:
             continue
         counts[key] = counts.get(key, 0) + 1
         confidence = span.signals["word_confidence"]
@@ -368,7 +374,7 @@ def add_lexicon_signals(doc: Document, language: str | None = None) -> Document:
         span = spans[i]
         merged = dict(span.signals)
         merged.update(signals)
-        if key:
+        if key[1]:
             merged["document_repeats"] = float(counts[key] - 1)
             merged["repeated_higher_elsewhere"] = (
                 1.0 if best[key] > span.signals["word_confidence"] else 0.0
