@@ -239,7 +239,7 @@ class LogisticCalibrator(Calibrator):
     def predict_matrix(self, x: FloatArray) -> FloatArray:
         # Row by row, not a BLAS product whose rounding depends on how many rows there are: a
         # word gets the same confidence whether its page is fused alone or in its document.
-        z = (x * self.coefficients).sum(axis=1) + self.intercept
+        z: FloatArray = (x * self.coefficients).sum(axis=1) + self.intercept
         return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
 
     def fit(
