@@ -40,11 +40,11 @@ system-test:
 $(VENV)/.demo-installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[base]"
+	$(PY) -m pip install -q -e ".[base,lexicon]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.demo-installed
-	$(PY) -m pip install -q -e ".[base,dev,notebook,langchain,llamaindex,ray,rapidocr,llm,server,testmodel]"
+	$(PY) -m pip install -q -e ".[base,lexicon,dev,notebook,langchain,llamaindex,ray,rapidocr,llm,server,testmodel]"
 	touch $@
 
 demo: system $(VENV)/.demo-installed

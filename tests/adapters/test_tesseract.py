@@ -373,14 +373,14 @@ def test_weak_choices_keep_the_full_reading_on_real_scans(
     assert_weak_choices_match_the_full_pass(weak, full)
 
 
-def test_weak_cut_covers_every_word_the_bundled_calibrator_marks() -> None:
-    from uncertain.document import Source
-    from uncertain.fusion import default_calibrator
+def test_bundled_calibrators_read_no_character_choice_signal() -> None:
+    """Choices come only for the words in doubt (`char_choices="auto"`), so a word's calibrated
+    confidence must not depend on them: the bundled calibrators do not read them (a confident
+    non-word can be marked, so the weak cut no longer bounds the marks)."""
+    from uncertain.fusion import _bundled
 
-    doc = Document(text="", source=Source(engine="tesseract", model="eng"))
-    calibrator, _ = default_calibrator(doc)
-    at_cut = calibrator.predict([{"word_confidence": WEAK_WORD_CONFIDENCE}])[0]
-    assert at_cut >= calibrator.threshold  # words at or above the cut are never marked
+    for name in ("tesseract-eng", "tesseract-eng+rapidocr"):
+        assert not set(_bundled(name).feature_names) & set(CHOICE_SIGNALS), name
 
 
 def test_auto_choices_read_small_pages_in_one_run(adapter: TesseractAdapter) -> None:

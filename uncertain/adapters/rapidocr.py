@@ -18,6 +18,9 @@ reads the pages a second time and records on each Tesseract word:
   Tesseract invented it, or RapidOCR missed it).
 - `cross_extra_chars`: characters RapidOCR read on the line next to this word that match no
   Tesseract word (text Tesseract may have missed), given to the nearest word.
+- `cross_lexicon_known` (where the readings differ, in a language with a word list; see
+  `uncertain.adapters.lexicon`): 1 when RapidOCR's reading is made of known words, else 0.
+  A non-word from Tesseract against a word from RapidOCR points at Tesseract's error.
 
 Where the readings differ, RapidOCR's reading becomes an alternative. `Document.text` stays
 Tesseract's reading: the second reader never rewrites the document.
@@ -43,6 +46,7 @@ from typing import Any, Literal, get_args
 from pydantic import JsonValue
 from rapidfuzz.distance import Indel
 
+from uncertain.adapters.lexicon import Lexicon, is_known, lexicon_for
 from uncertain.crosscheck import normalize_word as _normalize_word
 from uncertain.crosscheck import strip_diacritics
 from uncertain.document import Alternative, Block, Document, Span
@@ -296,7 +300,7 @@ def match_words(ours: Sequence[PixelBox], others: Sequence[OtherWord]) -> list[_
 
 
 def _word_signals(
-    spans: Sequence[Span], others: Sequence[OtherWord]
+    spans: Sequence[Span], others: Sequence[OtherWord], lexicon: Lexicon | None = None
 ) -> list[tuple[dict[str, float], Alternative | None]]:
     """Signals for our words of one line (or page) against the other reading's words."""
     matches = match_words([_box(s) for s in spans], others)
@@ -313,7 +317,7 @@ def _word_signals(
             group = "".join(normalize_word(spans[j].text) for j in members)
             if group != normalize_word(" ".join(w.text for w in match.others)):
                 group = None
-        results.append(_signals(span, match, group))
+        results.append(_signals(span, match, group, lexicon))
     return results
 
 
@@ -331,10 +335,11 @@ def _nearest(ours: Sequence[PixelBox], box: PixelBox) -> int | None:
 
 
 def _signals(
-    span: Span, match: _Match, group: str | None = None
+    span: Span, match: _Match, group: str | None = None, lexicon: Lexicon | None = None
 ) -> tuple[dict[str, float], Alternative | None]:
     """Signals for one word; `group` is our words' joined text where the other reading
-    merged several of ours into one (they agree when the joined texts are equal)."""
+    merged several of ours into one (they agree when the joined texts are equal); `lexicon`
+    the document language's word list, if it has one."""
     signals = dict(span.signals)
     signals["cross_checked"] = 1.0
     ours = normalize_word(span.text) if group is None else group
@@ -363,6 +368,9 @@ def _signals(
         alternative = Alternative(
             text=reading, confidence=min(max(signals["cross_word_confidence"], 0.0), 1.0)
         )
+        known = is_known(lexicon, reading) if lexicon is not None else None
+        if known is not None:
+            signals["cross_lexicon_known"] = 1.0 if known else 0.0
     return signals, alternative
 
 
@@ -403,6 +411,8 @@ def cross_check_pages(
     See the module docstring for the signals and modes.
     """
     _check_mode(mode)
+    language = doc.source.settings.get("language")
+    lexicon = lexicon_for(language if isinstance(language, str) else (doc.source.model or ""))
     by_id: dict[int, tuple[dict[str, float], Alternative | None]] = {}
     notes: list[str] = []
     lines_read = lines_total = 0
@@ -415,7 +425,7 @@ def cross_check_pages(
             if mode == "full":
                 others = reader.read_page(image)
                 spans = [doc.span(i) for line in lines for i in line.span_ids]
-                for span, found in zip(spans, _word_signals(spans, others), strict=True):
+                for span, found in zip(spans, _word_signals(spans, others, lexicon), strict=True):
                     by_id[span.id] = found
                 lines_read += len(lines)
                 continue
@@ -436,7 +446,7 @@ def cross_check_pages(
         lines_read += len(chosen)
         for line, others in zip(chosen, readings, strict=True):
             spans = [doc.span(i) for i in line.span_ids]
-            for span, found in zip(spans, _word_signals(spans, others), strict=True):
+            for span, found in zip(spans, _word_signals(spans, others, lexicon), strict=True):
                 by_id[span.id] = found
     spans_out = []
     for span in doc.spans:

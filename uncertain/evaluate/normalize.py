@@ -228,8 +228,9 @@ def label_page_spans(doc: Document, reference_text: str) -> tuple[list[bool], st
     """`label_spans` for a page, with words hyphenated across a line end joined first.
 
     Books break words at line ends ("un-" / "fortunate") while references give the whole
-    word; both halves are right when the joined word is. Returns the labels and the text the
-    page reads as once joined (for WER).
+    word; both halves are right when the joined word is. Parentheses in a page's reference
+    are printed text, not the tags of a transcript ("(coughs)"), so their words stay. Returns
+    the labels and the text the page reads as once joined (for WER).
     """
     ends = _line_ends(doc)
     groups: list[list[int]] = []
@@ -252,7 +253,8 @@ def label_page_spans(doc: Document, reference_text: str) -> tuple[list[bool], st
         for group in groups
     ]
     pieces = [normalize_words(text) for text in joined]
-    aligned = align_words([w for words in pieces for w in words], normalize_words(reference_text))
+    printed = reference_text.replace("(", " ").replace(")", " ")
+    aligned = align_words([w for words in pieces for w in words], normalize_words(printed))
     labels = [True] * len(doc.spans)
     position = 0
     for group, words in zip(groups, pieces, strict=True):

@@ -106,6 +106,14 @@ def span_signals(doc: Document) -> list[dict[str, float]]:
     `word_confidence`), `cross_disagreement_other_logit` (logit of `cross_word_confidence`)
     and `cross_disagreement_similarity` (`cross_char_similarity`).
 
+    OCR words a word list judged (`lexicon_known` present): `lexicon_miss` (1 when the word
+    is not in the list), `lexicon_miss_capitalized` (a capitalised non-word: often a name,
+    which no list holds) and `lexicon_miss_logit` (logit of `word_confidence` for a
+    non-word, else 0: how far the engine's score is to be trusted off the vocabulary); 0
+    elsewhere, so a language without a list reads as neither known nor unknown. Where a
+    second reader disagreed and its reading was judged too: `cross_lexicon_gain`
+    (`cross_lexicon_known` - `lexicon_known`: +1 when only the other reading is a word).
+
     Speech spans (those with `word_probability`) also get: `prev_word_probability` and
     `next_word_probability` (the word's own value at a segment's edge), `segment_min_word_
     probability` and `segment_mean_word_probability` over the span's Whisper segment,
@@ -132,6 +140,8 @@ def span_signals(doc: Document) -> list[dict[str, float]]:
     for row in rows:
         if row.get("cross_checked", 0.0) >= 0.5:
             _cross_disagreement(row)
+        if "lexicon_known" in row:
+            _lexicon(row)
     for name in ("word_probability", "word_confidence"):
         values = [row.get(name) for row in rows]
         for i, row in enumerate(rows):
@@ -169,6 +179,16 @@ def _cross_disagreement(row: dict[str, float]) -> None:
     row["cross_disagreement_logit"] = _logit(row.get("word_confidence", 0.5))
     row["cross_disagreement_other_logit"] = _logit(row.get("cross_word_confidence", 0.0))
     row["cross_disagreement_similarity"] = row.get("cross_char_similarity", 0.0)
+
+
+def _lexicon(row: dict[str, float]) -> None:
+    """Derived signals of an OCR word a word list judged (see `span_signals`)."""
+    miss = 1.0 if row["lexicon_known"] < 0.5 else 0.0
+    row["lexicon_miss"] = miss
+    row["lexicon_miss_capitalized"] = miss * row.get("capitalized", 0.0)
+    row["lexicon_miss_logit"] = miss * _logit(row.get("word_confidence", 0.5))
+    if "cross_lexicon_known" in row and row.get("cross_disagreement", 0.0) >= 0.5:
+        row["cross_lexicon_gain"] = row["cross_lexicon_known"] - row["lexicon_known"]
 
 
 def _speech_signals(doc: Document, rows: list[dict[str, float]]) -> None:

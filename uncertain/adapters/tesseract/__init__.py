@@ -28,6 +28,10 @@ Signals on each OCR word (all in `Span.signals`; none of them is a calibrated pr
   `mixed_alnum` (letters and digits in one word, 1 or 0).
 - With `cross_check=True`: `cross_agreement` (1 when a second pass with another page
   segmentation reads the same text at the same place, else 0) and `cross_word_confidence`.
+- Lexicon and repetition evidence over the whole document (`uncertain.adapters.lexicon`):
+  `lexicon_known`, `lexicon_log_frequency`, `lexicon_nearest_distance`,
+  `lexicon_nearest_log_frequency`, `ocr_confusion_explains`, `lexicon_split` (words with
+  letters, in a language with a word list), `document_repeats`, `repeated_higher_elsewhere`.
 
 `Span.alternatives` holds up to three other readings built from the character alternatives,
 with their probability under the same independence assumption, best first (a weak word
@@ -36,7 +40,8 @@ Text from a PDF text layer carries `{"digital": 1.0}` and confidence 1.0.
 
 The modules: `binary` (the program, its version and languages), `pool` (the kept
 processes), `pages` (one page's job and running the jobs in order), `reread` (the words in
-doubt), `signals` (signals and alternatives of a word, cross-check matching), `builder` (the
+doubt), `signals` (signals and alternatives of a word, document-level signals, cross-check
+matching), `builder` (the
 `Document`) and `adapter` (`TesseractAdapter`). Opening the input as pages is
 `uncertain.adapters.inputs`.
 """

@@ -17,6 +17,7 @@ from uncertain.adapters.tesseract.builder import _Builder
 from uncertain.adapters.tesseract.pages import _ocr_job, _ordered_results, _PageResult
 from uncertain.adapters.tesseract.pool import _cpu_count
 from uncertain.adapters.tesseract.reread import WEAK_WORD_CONFIDENCE
+from uncertain.adapters.tesseract.signals import document_signals
 from uncertain.document import Document, Source
 from uncertain.errors import UsageError
 
@@ -111,7 +112,9 @@ class TesseractAdapter:
                     run.progress(float(len(builder.pages)), float(run.opened.page_count))
         finally:
             run.close()
-        return builder.document(run.source(len(builder.pages)))
+        return document_signals(
+            builder.document(run.source(len(builder.pages))), run.settings.language
+        )
 
     def iter_read(self, source: Any, **options: Any) -> Iterator[Document]:
         """OCR an image or PDF lazily: one Document per page, as pages come back, in order.
@@ -135,7 +138,10 @@ class TesseractAdapter:
                 release_free_memory()
                 if run.progress is not None:
                     run.progress(float(done), float(run.opened.page_count))
-                document = builder.document(run.source(run.opened.page_count, page=done - 1))
+                document = document_signals(
+                    builder.document(run.source(run.opened.page_count, page=done - 1)),
+                    run.settings.language,
+                )
                 del builder, result
                 yield document
         finally:

@@ -15,8 +15,9 @@ __all__ = ["WEAK_WORD_CONFIDENCE"]
 WEAK_WORD_CONFIDENCE = 0.90
 """Words whose `word_confidence` is below this are in doubt and get character choices.
 
-The bundled Tesseract calibrator marks words below about 0.89 at its threshold (a test keeps
-this cut above that point), so every word that fusion may mark carries its choices.
+Most words the bundled calibrators mark are below it, so they carry choices for a reader;
+the calibrators themselves read no character-choice signal (a test checks), so a word's
+confidence is the same whether its choices were asked for or not.
 """
 
 

@@ -7,9 +7,10 @@ import math
 import re
 
 from uncertain.adapters.hocr import HocrChar, HocrPage, HocrWord, PixelBox
-from uncertain.document import Alternative
+from uncertain.adapters.lexicon import add_lexicon_signals
+from uncertain.document import Alternative, Document
 
-__all__ = ["alternatives_for", "char_posteriors", "word_signals"]
+__all__ = ["alternatives_for", "char_posteriors", "document_signals", "word_signals"]
 
 _CHOICE_TEMPERATURE = 5.0  # x_confs = 100 - 5 * rating; exp(-rating) is the path probability
 _MAX_ALTERNATIVES = 3
@@ -87,6 +88,12 @@ def word_signals(
     has_alpha = any(ch.isalpha() for ch in core)
     signals["mixed_alnum"] = 1.0 if has_digit and has_alpha else 0.0
     return signals
+
+
+def document_signals(doc: Document, language: str) -> Document:
+    """`doc` with the signals that need the whole document: lexicon evidence about each word
+    in `language` and repetition of readings (`uncertain.adapters.lexicon`)."""
+    return add_lexicon_signals(doc, language)
 
 
 # -- cross-check ----------------------------------------------------------------------------
