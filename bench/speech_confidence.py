@@ -421,6 +421,8 @@ def candidate_system(
         adapter = WhisperAdapter("tiny.en", device="cpu")
         docs = [(i, adapter.add_prior_signals(d)) for i, d in docs]
     return f"tiny.en [{path.stem}]", docs, calibrator
+
+
 def preset_metrics(name: str) -> dict[str, Callable[[dict[str, Any]], float]]:
     """Marked share, wrong words caught and silent errors per 100 words under one preset."""
     key = f"marked:{name}"
