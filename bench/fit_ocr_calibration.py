@@ -16,10 +16,10 @@ are computed by `presets_for` on the book pages' words from out-of-fold confiden
 `--presets` recomputes them for the shipped files without refitting (written with `--write`):
 run it after a refit made elsewhere.
 Lexicon and repetition signals (`uncertain.adapters.lexicon`) are added to the cached
-Tesseract documents here, as the adapter adds them to a fresh read. Each candidate is compared
-with today's bundled choice (`BASELINE`) per kind by the AUROC gain of their out-of-fold
-predictions, with a 95% paired bootstrap interval over pages. Two book pages whose references
-are defective (`EXCLUDED`) are left out.
+Tesseract documents (by `ocr_corpus.tesseract_doc`), as the adapter adds them to a fresh
+read. Each candidate is compared with today's bundled choice (`BASELINE`) per kind by the
+AUROC gain of their out-of-fold predictions, with a 95% paired bootstrap interval over pages.
+Two book pages whose references are defective (`EXCLUDED`) are left out.
 Nothing here reads `eval/`.
 """
 
@@ -34,7 +34,6 @@ import numpy as np
 from _common import CALIBRATION
 from ocr_corpus import DEFAULT_CACHE, Item, cross_checked, items, rapid_readings, tesseract_doc
 
-from uncertain.adapters.lexicon import add_lexicon_signals
 from uncertain.adapters.rapidocr import DEFAULT_LINE_THRESHOLD
 from uncertain.evaluate import (
     BoxReference,
@@ -186,7 +185,7 @@ def paired_gain(
 def page_rows(
     item: Item, cache: Path, cross: bool, threshold: float
 ) -> tuple[list[dict[str, float]], list[bool]] | None:
-    doc = add_lexicon_signals(tesseract_doc(item, cache), item.language)
+    doc = tesseract_doc(item, cache)
     if cross:
         readings = rapid_readings(item, cache)
         if readings is None:

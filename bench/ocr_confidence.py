@@ -17,8 +17,8 @@ Per kind it also prints one row per mark preset (`review`, the default, `recall`
 words caught and silent errors per 100 words, with the default's targets on books (marks at
 most 2x the error rate, catches at least 70% of the wrong words).
 
-The cached Tesseract documents get the lexicon and repetition signals the adapter adds
-(`uncertain.adapters.lexicon`) before fusing. With `--previous DIR` (a folder holding earlier
+The cached Tesseract documents get the lexicon and repetition signals the adapter adds (in
+`ocr_corpus.tesseract_doc`) before fusing. With `--previous DIR` (a folder holding earlier
 `tesseract-eng.json` and `tesseract-eng+rapidocr.json`, e.g. from
 `git show REV:uncertain/calibration/tesseract-eng.json`), their rows are printed beside the
 bundled ones, on the same pages.
@@ -46,7 +46,6 @@ from ocr_corpus import (
 )
 
 import uncertain
-from uncertain.adapters.lexicon import add_lexicon_signals
 from uncertain.adapters.rapidocr import RapidOcrReader, cross_check_source
 from uncertain.document import Document
 from uncertain.evaluate import (
@@ -266,7 +265,7 @@ def main() -> None:
         for item in chosen:
             if not (args.cache / "tess" / f"{item.key}.json").is_file() and not args.read:
                 continue
-            doc = add_lexicon_signals(tesseract_doc(item, args.cache), item.language)
+            doc = tesseract_doc(item, args.cache)
             readings = rapid_readings(item, args.cache)
             if readings is None and args.read:
                 readings = record_readings(item, args.cache)

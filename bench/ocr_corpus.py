@@ -87,16 +87,19 @@ def items(split: str, kinds: Sequence[str] = KINDS) -> list[Item]:
 
 
 def tesseract_doc(item: Item, cache: Path) -> Document:
-    """Tesseract's unfused document for `item` (cached)."""
+    """Tesseract's unfused document for `item` (cached), with the lexicon signals the adapter
+    adds to a fresh read (documents cached before the adapter added them lack them)."""
+    from uncertain.adapters.lexicon import add_lexicon_signals
     from uncertain.adapters.tesseract import TesseractAdapter
 
     target = cache / "tess" / f"{item.key}.json"
     if target.is_file():
-        return Document.model_validate_json(target.read_text())
-    doc = TesseractAdapter(workers=1).read(item.path, language=item.language)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(doc.model_dump_json())
-    return doc
+        doc = Document.model_validate_json(target.read_text())
+    else:
+        doc = TesseractAdapter(workers=1).read(item.path, language=item.language)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(doc.model_dump_json())
+    return add_lexicon_signals(doc, item.language)
 
 
 def _box_key(box: Sequence[float]) -> str:
