@@ -11,7 +11,7 @@ import pytest
 import uncertain
 from uncertain.document import Document
 from uncertain.errors import EngineError
-from uncertain.extraction import Extraction
+from uncertain.extraction import Extraction, default_field_calibrator
 
 from .fakes import ScriptedClient, completion, serve
 from .pages import draw_page, read_page, span_of
@@ -51,7 +51,7 @@ def test_a_good_answer_is_grounded_and_calibrated(receipt: Document) -> None:
     for name, field in result.fields.items():
         assert field.confidence is not None and 0.0 < field.confidence < 1.0, name
         assert field.evidence["grounded"] == 1.0 and field.evidence["has_logprobs"] == 1.0
-        assert field.needs_review == (field.confidence < 0.5)
+        assert field.needs_review == (field.confidence < default_field_calibrator().threshold)
     assert result.needs_review == any(f.needs_review for f in result.fields.values())
     assert result.endpoint.startswith("http://scripted-") and result.model == "scripted"
 
