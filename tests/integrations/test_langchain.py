@@ -38,8 +38,11 @@ def test_loader_reads_audio_and_images_into_langchain_documents(samples_dir: Pat
         assert lc_doc.page_content == render(expected, "inline")
         assert lc_doc.metadata["word_count"] == len(expected.spans)
         assert lc_doc.metadata["mark_count"] == len(expected.marks)
-        assert lc_doc.metadata["mean_confidence"] == pytest.approx(expected.mean_confidence())
-        assert lc_doc.metadata["marked_share"] == pytest.approx(expected.marked_share())
+        # Metadata numbers are rounded to 6 decimals.
+        assert lc_doc.metadata["mean_confidence"] == pytest.approx(
+            expected.mean_confidence(), abs=1e-6
+        )
+        assert lc_doc.metadata["marked_share"] == pytest.approx(expected.marked_share(), abs=1e-6)
         assert lc_doc.metadata["media_type"] == expected.source.media_type
         assert lc_doc.metadata["engine"] == expected.source.engine
         assert lc_doc.metadata["style"] == "inline"
