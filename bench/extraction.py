@@ -56,6 +56,7 @@ from uncertain.extraction import (
     extract_document,
     fit_field_calibrator,
     load_field_calibrator,
+    review_threshold,
 )
 from uncertain.extraction.grounding import normalize
 from uncertain.extraction.schema import parse_amount, parse_date
@@ -366,7 +367,7 @@ def choose(rows: Sequence[Field], write: bool) -> None:
     # Within TIE of the best ranking, the better calibrated one.
     score, _, name, predicted = min((c for c in scored if c[0] >= top - TIE), key=lambda c: c[1])
     error_rate = 1 - right.mean()
-    threshold = float(np.quantile(predicted, error_rate))
+    threshold = review_threshold(predicted, right)
     print(
         f"chosen: {name} (CV AUROC {score:.3f}); fit error rate {error_rate:.3f}, "
         f"review threshold {threshold:.3f}"

@@ -375,7 +375,7 @@ def calibrate_fields(
     """Fit a field calibrator on your own labelled fields, for `extract --calibration`."""
     import numpy as np
 
-    from uncertain.extraction import fit_field_calibrator
+    from uncertain.extraction import fit_field_calibrator, review_threshold
 
     run = Run(quiet=False, debug=debug)
     try:
@@ -395,8 +395,7 @@ def calibrate_fields(
         refuse(run, f"{labels}: {error}")
     confidences = calibrator.predict(evidence)
     if threshold is None:
-        # As many fields to review as were wrong: the error rate's quantile of the confidences.
-        threshold = float(np.quantile(confidences, wrong / len(right)))
+        threshold = review_threshold(confidences, right)
         chosen = "sends as many fields to review as were wrong"
     else:
         chosen = "as given"

@@ -21,6 +21,7 @@ from uncertain.extraction.evidence import (
     field_evidence,
     fit_field_calibrator,
     load_field_calibrator,
+    review_threshold,
 )
 from uncertain.extraction.extractor import MAX_CHARS, extract_document, split_document
 from uncertain.extraction.grounding import Grounding, ground
@@ -45,5 +46,6 @@ __all__ = [
     "ground",
     "load_field_calibrator",
     "read_schema",
+    "review_threshold",
     "split_document",
 ]

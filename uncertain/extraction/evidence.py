@@ -38,6 +38,7 @@ from uncertain.errors import CalibrationError
 from uncertain.extraction.grounding import Grounding
 from uncertain.extraction.schema import FieldKind
 from uncertain.fusion import Calibrator, Feature, LogisticCalibrator, load_calibrator
+from uncertain.fusion.calibrators import FloatArray
 
 __all__ = [
     "EVIDENCE",
@@ -45,6 +46,7 @@ __all__ = [
     "field_evidence",
     "fit_field_calibrator",
     "load_field_calibrator",
+    "review_threshold",
 ]
 
 _PER_KIND = ("words_min_logit", "model_mean_logprob")
@@ -186,3 +188,12 @@ def fit_field_calibrator(
     )
     calibrator.fit(evidence, list(right))
     return calibrator
+
+
+def review_threshold(confidence: Sequence[float] | FloatArray, right: Sequence[bool]) -> float:
+    """The threshold that sends to review as many fields as were wrong: the error rate's
+    quantile of the fields' confidences."""
+    import numpy as np
+
+    wrong = list(right).count(False)
+    return float(np.quantile(np.asarray(confidence, dtype=float), wrong / len(right)))

@@ -83,6 +83,7 @@ def extract_document(
     answers: list[tuple[dict[str, FieldResult], dict[str, Any]]] = []
     notes: list[str] = []
     errors: list[str] = []
+    dropped_any = False  # a property the schema lacks was dropped from some part's answer
     used_model = model
     for number, part in enumerate(parts, 1):
         reply = ask_for_fields(
@@ -102,6 +103,7 @@ def extract_document(
             errors.append(f"{where}{error}")
             continue
         notes += [f"{where}{note}" for note in dropped]
+        dropped_any = dropped_any or bool(dropped)
         answers.append((fields, values))
     if len(parts) > 1:
         notes.append(f"read in {len(parts)} parts of at most {max_chars} characters")
@@ -118,9 +120,7 @@ def extract_document(
     value, invalid = _build(spec, values)
     if invalid:
         notes.append(invalid)
-    needs_review = bool(
-        errors or (notes and any("not in the schema" in n for n in notes)) or invalid
-    )
+    needs_review = bool(errors or dropped_any or invalid)
     needs_review = needs_review or any(f.needs_review for f in fields.values())
     return Extraction(
         value,
