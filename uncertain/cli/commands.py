@@ -559,7 +559,11 @@ def calibrate(
     ] = None,
     model: Annotated[str, typer.Option(help="Whisper model the calibrator is for.")] = "tiny.en",
     kind: Annotated[
-        str, typer.Option(help="logistic (several signals) or isotonic (one signal).")
+        str,
+        typer.Option(
+            help="logistic (several signals), boosted (trees over them; needs the fit "
+            "extra) or isotonic (one signal)."
+        ),
     ] = "logistic",
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:

@@ -6,8 +6,8 @@ probability that the span is right; `fuse` applies one to a document and rebuild
 
 - `signals`: `Feature` (a signal under a transform) and `span_signals` (engine signals plus
   those derived from the document).
-- `calibrators`: `LogisticCalibrator` and `IsotonicCalibrator`, their JSON form and
-  `load_calibrator`.
+- `calibrators`: `LogisticCalibrator`, `IsotonicCalibrator` and `BoostedCalibrator`, their
+  JSON form and `load_calibrator`.
 - `fitting`: `fit_calibrator` and `labelled_signals`, fitting on your own documents.
 - `bundled`: the calibrators shipped in `uncertain/calibration/` and `default_calibrator`,
   which picks one for a document's engine and model.
@@ -26,8 +26,10 @@ from uncertain.fusion.bundled import _BUNDLED as _BUNDLED  # the benchmarks read
 from uncertain.fusion.bundled import _bundled as _bundled
 from uncertain.fusion.bundled import default_calibrator
 from uncertain.fusion.calibrators import (
+    BOOSTING_DEFAULTS,
     CALIBRATION_FORMAT_VERSION,
     DEFAULT_THRESHOLD,
+    BoostedCalibrator,
     Calibrator,
     IsotonicCalibrator,
     LogisticCalibrator,
@@ -54,6 +56,7 @@ from uncertain.fusion.presets import PRESETS, MarkPreset, mark_presets
 from uncertain.fusion.signals import Feature, Transform, span_signals
 
 __all__ = [
+    "BOOSTING_DEFAULTS",
     "CALIBRATION_FORMAT_VERSION",
     "COMPRESSION_LIMIT",
     "DEFAULT_THRESHOLD",
@@ -68,6 +71,7 @@ __all__ = [
     "UNREADABLE_ALNUM_SHARE",
     "UNREADABLE_CONFIDENCE",
     "VAD_SPEECH_LIMIT",
+    "BoostedCalibrator",
     "Calibrator",
     "Feature",
     "IsotonicCalibrator",

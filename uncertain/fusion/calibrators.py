@@ -1,7 +1,6 @@
 """Calibrators: map a span's signals to the probability that the span is right.
 
-Two kinds exist, both fitted in numpy and saved as small JSON files with a `kind`
-discriminator:
+Three kinds exist, all applied in numpy and saved as JSON files with a `kind` discriminator:
 
 - `LogisticCalibrator`: several named features, each a signal under a simple transform
   (`raw`, `logit`, `log`, `indicator`), combined by L2-regularised logistic regression
@@ -9,6 +8,12 @@ discriminator:
 - `IsotonicCalibrator`: one feature, mapped through a monotone step function found by
   pool-adjacent-violators, stored as breakpoints and interpolated linearly between them
   (plus a slope under 1e-4 that keeps the feature's ranking exactly, ties included).
+- `BoostedCalibrator`: gradient-boosted shallow regression trees over named features, so that
+  one signal can count differently depending on another (a lexicon miss means little on a
+  receipt code and much on a book word). Applying it needs numpy only; fitting it needs
+  scikit-learn (the `fit` extra).
+
+`LogisticCalibrator` and `IsotonicCalibrator` are fitted in numpy.
 
 A signal a span lacks takes its feature's documented `default` (before the transform).
 Each calibrator also carries its mark thresholds: `presets` (`review`, `recall`, `prompt`; see
@@ -260,7 +265,19 @@ def _from_dict(raw: Any) -> Calibrator:
         return IsotonicCalibrator(
             features[0], x=x, y=y, threshold=threshold, presets=presets, metadata=meta
         )
-    raise ValueError(f"unknown kind {kind!r} (known: logistic, isotonic)")
+    if kind == BoostedCalibrator.kind:
+        trees = raw["trees"]
+        if not isinstance(trees, list):
+            raise ValueError("trees must be a list")
+        return BoostedCalibrator(
+            features,
+            trees=[_Tree.from_dict(t, len(features)) for t in trees],
+            settings=_boosting_settings(raw.get("settings", {})),
+            threshold=threshold,
+            presets=presets,
+            metadata=meta,
+        )
+    raise ValueError(f"unknown kind {kind!r} (known: logistic, isotonic, boosted)")
 
 
 def _as_arrays(
@@ -426,3 +443,211 @@ def _pool_adjacent_violators(
             stack_x[-1] += x2
     w_arr = np.asarray(stack_w)
     return np.asarray(stack_x) / w_arr, np.asarray(stack_s) / w_arr
+
+
+class _Tree:
+    """One regression tree as parallel node arrays; node 0 is the root, a leaf has feature -1.
+
+    A row goes to `left` when its feature value (in single precision, as the tree was
+    fitted) is at most `threshold`, else to `right`; a leaf's `value` is added to the score."""
+
+    def __init__(
+        self,
+        feature: Sequence[int],
+        threshold: Sequence[float],
+        left: Sequence[int],
+        right: Sequence[int],
+        value: Sequence[float],
+    ) -> None:
+        self.feature = np.asarray(feature, dtype=np.intp)
+        self.threshold = np.asarray(threshold, dtype=np.float64)
+        self.left = np.asarray(left, dtype=np.intp)
+        self.right = np.asarray(right, dtype=np.intp)
+        self.value = np.asarray(value, dtype=np.float64)
+
+    @classmethod
+    def from_dict(cls, raw: Any, n_features: int) -> _Tree:
+        if not isinstance(raw, dict):
+            raise ValueError("a tree must be an object of node arrays")
+        columns = {}
+        for key in ("feature", "threshold", "left", "right", "value"):
+            column = raw[key]
+            if not isinstance(column, list):
+                raise ValueError(f"a tree's {key} must be a list")
+            columns[key] = [_number(v, f"tree {key}") for v in column]
+        size = len(columns["feature"])
+        if size == 0 or any(len(c) != size for c in columns.values()):
+            raise ValueError("a tree's node arrays must be non-empty and of equal length")
+        tree = cls(
+            [int(v) for v in columns["feature"]],
+            columns["threshold"],
+            [int(v) for v in columns["left"]],
+            [int(v) for v in columns["right"]],
+            columns["value"],
+        )
+        nodes = np.arange(size)
+        inner = tree.feature >= 0
+        if np.any(tree.feature >= n_features) or np.any(tree.feature < -1):
+            raise ValueError(f"a tree splits on a feature outside 0..{n_features - 1}")
+        # Children come after their parent, so every path ends at a leaf.
+        for child in (tree.left, tree.right):
+            if np.any(inner & ((child <= nodes) | (child >= size))):
+                raise ValueError("a tree's child index does not follow its parent")
+        return tree
+
+    def to_dict(self) -> dict[str, list[float] | list[int]]:
+        return {
+            "feature": [int(v) for v in self.feature],
+            "threshold": [float(v) for v in self.threshold],
+            "left": [int(v) for v in self.left],
+            "right": [int(v) for v in self.right],
+            "value": [float(v) for v in self.value],
+        }
+
+    @property
+    def depth(self) -> int:
+        """The longest root-to-leaf path, in splits."""
+        depth = np.zeros(self.feature.size, dtype=np.intp)
+        for node in range(self.feature.size):  # parents come before children
+            if self.feature[node] >= 0:
+                depth[self.left[node]] = depth[self.right[node]] = depth[node] + 1
+        return int(depth.max())
+
+
+BOOSTING_DEFAULTS: dict[str, float] = {
+    "trees": 150,
+    "max_depth": 3,
+    "learning_rate": 0.1,
+    "min_leaf": 50,
+    "subsample": 0.8,
+}
+"""How `BoostedCalibrator.fit` grows its trees unless told otherwise."""
+
+
+def _boosting_settings(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise ValueError("settings must be an object")
+    unknown = set(raw) - set(BOOSTING_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown boosting settings {sorted(unknown)}")
+    return {**BOOSTING_DEFAULTS, **{k: _number(v, k) for k, v in raw.items()}}
+
+
+class BoostedCalibrator(Calibrator):
+    """P(right) = sigmoid(sum over trees of the leaf each span reaches): gradient-boosted
+    regression trees on the log-odds, fitted by scikit-learn, applied with numpy alone.
+
+    `settings` (`BOOSTING_DEFAULTS`): how many trees, their depth, the learning rate (folded
+    into the leaf values), the fewest spans in a leaf, and the share of spans each tree sees."""
+
+    kind: ClassVar[str] = "boosted"
+
+    def __init__(
+        self,
+        features: Sequence[Feature],
+        *,
+        trees: Sequence[_Tree] = (),
+        settings: Mapping[str, float] | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        presets: Mapping[str, float] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(features, threshold=threshold, presets=presets, metadata=metadata)
+        self.settings = {**BOOSTING_DEFAULTS, **(settings or {})}
+        self._set_trees(list(trees))
+
+    def _set_trees(self, trees: list[_Tree]) -> None:
+        self.trees = trees
+        # All trees side by side: node arrays concatenated, child indices shifted, so one
+        # gather per level walks every tree at once.
+        sizes = [t.feature.size for t in trees]
+        self._roots = np.cumsum([0, *sizes[:-1]]).astype(np.intp)
+        shift = np.repeat(self._roots, sizes) if trees else np.zeros(0, dtype=np.intp)
+        self._feature = np.concatenate([t.feature for t in trees]) if trees else shift
+        self._threshold = np.concatenate([t.threshold for t in trees]) if trees else shift * 0.0
+        self._left = np.concatenate([t.left for t in trees]) + shift if trees else shift
+        self._right = np.concatenate([t.right for t in trees]) + shift if trees else shift
+        self._value = np.concatenate([t.value for t in trees]) if trees else shift * 0.0
+        self._depth = max((t.depth for t in trees), default=0)
+
+    def predict_matrix(self, x: FloatArray) -> FloatArray:
+        if not self.trees:
+            raise CalibrationError("this boosted calibrator has no trees: fit it first")
+        # The trees were fitted on single-precision values; compare those, as they were.
+        values = x.astype(np.float32).astype(np.float64)
+        rows = np.arange(x.shape[0])[:, None]
+        node = np.broadcast_to(self._roots, (x.shape[0], self._roots.size))
+        for _ in range(self._depth):
+            feature = self._feature[node]
+            inner = feature >= 0
+            goes_left = values[rows, np.maximum(feature, 0)] <= self._threshold[node]
+            child = np.where(goes_left, self._left[node], self._right[node])
+            node = np.where(inner, child, node)
+        # Each row's sum runs over its own trees in a fixed order: a span's confidence does
+        # not depend on which other spans are scored with it.
+        z: FloatArray = self._value[node].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+
+    def fit(
+        self,
+        signals: Sequence[Mapping[str, float]],
+        correct: Sequence[bool] | npt.NDArray[Any],
+        weights: Sequence[float] | npt.NDArray[Any] | None = None,
+    ) -> BoostedCalibrator:
+        """Grow the trees with scikit-learn's gradient boosting (log loss, seeded).
+
+        `CalibrationError` when scikit-learn is missing (install the `fit` extra), or when the
+        spans are all right or all wrong."""
+        try:
+            from sklearn.ensemble import GradientBoostingClassifier
+        except ImportError:
+            raise CalibrationError(
+                "fitting a boosted calibrator needs scikit-learn: "
+                "pip install 'uncertain-ingest[fit]' (or fit kind='logistic')"
+            ) from None
+        x = self.matrix(signals)
+        y, w = _as_arrays(x.shape[0], correct, weights)
+        if y.all() or not y.any():
+            raise CalibrationError("a boosted calibrator needs both right and wrong spans")
+        settings = self.settings
+        model = GradientBoostingClassifier(
+            loss="log_loss",
+            n_estimators=int(settings["trees"]),
+            max_depth=int(settings["max_depth"]),
+            learning_rate=settings["learning_rate"],
+            min_samples_leaf=int(settings["min_leaf"]),
+            subsample=settings["subsample"],
+            init="zero",  # the score starts at 0, so it is the trees' sum and nothing else
+            random_state=0,
+        )
+        model.fit(np.nan_to_num(x), y.astype(np.int64), sample_weight=w)
+        rate = float(settings["learning_rate"])
+        trees = []
+        for (estimator,) in model.estimators_:
+            grown = estimator.tree_
+            leaf = grown.children_left < 0
+            trees.append(
+                _Tree(
+                    np.where(leaf, -1, grown.feature).tolist(),
+                    np.where(leaf, 0.0, grown.threshold).tolist(),
+                    np.where(leaf, 0, grown.children_left).tolist(),
+                    np.where(leaf, 0, grown.children_right).tolist(),
+                    # The learning rate goes into the leaves; 9 digits are plenty and keep
+                    # the file small (a fitted calibrator predicts what its file does).
+                    [float(f"{v:.9g}") for v in rate * grown.value[:, 0, 0]],
+                )
+            )
+        self._set_trees(trees)
+        return self
+
+    def _parameters(self) -> dict[str, Any]:
+        return {"settings": dict(self.settings), "trees": [t.to_dict() for t in self.trees]}
+
+    def to_json(self) -> str:
+        # One line per tree: thousands of node numbers one per line would make the file
+        # unreadable for the few fields a person looks at.
+        data = self.to_dict()
+        trees = data.pop("trees")
+        head = json.dumps(data, indent=1)
+        lines = ",\n".join("  " + json.dumps(t, separators=(",", ":")) for t in trees)
+        return head[: head.rindex("}")].rstrip() + f',\n "trees": [\n{lines}\n ]\n}}\n'

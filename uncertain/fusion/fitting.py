@@ -19,13 +19,21 @@ import numpy.typing as npt
 from uncertain.document import Document
 from uncertain.errors import CalibrationError
 from uncertain.fusion.bundled import default_calibrator
-from uncertain.fusion.calibrators import Calibrator, IsotonicCalibrator, LogisticCalibrator
+from uncertain.fusion.calibrators import (
+    BoostedCalibrator,
+    Calibrator,
+    IsotonicCalibrator,
+    LogisticCalibrator,
+)
 from uncertain.fusion.presets import as_fused, describe_presets, mark_presets
 from uncertain.fusion.signals import span_signals
 
 PRESET_FOLDS = 5
 """`fit_calibrator` computes the presets from out-of-fold confidence, folds made of whole
 documents (at most this many; one per document when there are fewer)."""
+
+CALIBRATOR_KINDS = ("logistic", "boosted", "isotonic")
+"""The kinds `fit_calibrator` fits."""
 
 if TYPE_CHECKING:
     from uncertain.evaluate.references import BoxReference
@@ -67,7 +75,8 @@ def fit_calibrator(
     """Fit a calibrator on your own documents (unfused or fused) and their reference texts.
 
     It uses the features of the bundled calibrator for the documents' engine and model:
-    `logistic` refits all of them, `isotonic` maps the first (the engine's main score)
+    `logistic` refits all of them, `boosted` grows gradient-boosted trees on them (which
+    needs scikit-learn, the `fit` extra), `isotonic` maps the first (the engine's main score)
     monotonically. `CalibrationError` when there is nothing to fit on, or no wrong (or no
     right) word to learn from.
 
@@ -77,8 +86,10 @@ def fit_calibrator(
     there is one document); `metadata["presets"]` says what each marks and catches.
     """
     pairs = list(docs_with_refs)
-    if kind not in ("logistic", "isotonic"):
-        raise CalibrationError(f"unknown calibrator kind {kind!r}; use logistic or isotonic")
+    if kind not in CALIBRATOR_KINDS:
+        raise CalibrationError(
+            f"unknown calibrator kind {kind!r}; use {', '.join(CALIBRATOR_KINDS)}"
+        )
     if not pairs:
         raise CalibrationError("no documents to fit on; pass files with reference texts")
     bundled, _ = default_calibrator(pairs[0][0])
@@ -98,6 +109,10 @@ def fit_calibrator(
     calibrator: Calibrator
     if kind == "logistic":
         calibrator = LogisticCalibrator(
+            bundled.features, threshold=bundled.threshold, metadata={"corpus": corpus}
+        )
+    elif kind == "boosted":
+        calibrator = BoostedCalibrator(
             bundled.features, threshold=bundled.threshold, metadata={"corpus": corpus}
         )
     else:
