@@ -280,6 +280,11 @@ def _from_dict(raw: Any) -> Calibrator:
     raise ValueError(f"unknown kind {kind!r} (known: logistic, isotonic, boosted)")
 
 
+def _sigmoid(z: FloatArray) -> FloatArray:
+    """Log-odds to probability (clipped so that no exp overflows)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+
+
 def _as_arrays(
     n: int,
     correct: Sequence[bool] | npt.NDArray[Any],
@@ -324,8 +329,7 @@ class LogisticCalibrator(Calibrator):
     def predict_matrix(self, x: FloatArray) -> FloatArray:
         # Row by row, not a BLAS product whose rounding depends on how many rows there are: a
         # word gets the same confidence whether its page is fused alone or in its document.
-        z: FloatArray = (x * self.coefficients).sum(axis=1) + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+        return _sigmoid((x * self.coefficients).sum(axis=1) + self.intercept)
 
     def fit(
         self,
@@ -349,7 +353,7 @@ class LogisticCalibrator(Calibrator):
         penalty[0] = 0.0  # the intercept is not shrunk
         beta = np.zeros(design.shape[1])
         for _ in range(max_iter):
-            p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -40.0, 40.0)))
+            p = _sigmoid(design @ beta)
             gradient = design.T @ (w * (y - p)) - penalty * beta
             curvature = np.maximum(w * p * (1.0 - p), 1e-12)
             hessian = (design * curvature[:, None]).T @ design + np.diag(penalty + 1e-9)
@@ -585,8 +589,7 @@ class BoostedCalibrator(Calibrator):
             node = np.where(inner, child, node)
         # Each row's sum runs over its own trees in a fixed order: a span's confidence does
         # not depend on which other spans are scored with it.
-        z: FloatArray = self._value[node].sum(axis=1)
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+        return _sigmoid(self._value[node].sum(axis=1))
 
     def fit(
         self,
