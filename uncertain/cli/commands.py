@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 from rich.console import Console
 
-from uncertain._files import NOTHING_MORE_FITS, ensure_output_folder
+from uncertain._files import ensure_output_folder
 from uncertain.adapters import sniff
 from uncertain.cli.inputs import (
     INPUT_TIMEOUT,
@@ -226,9 +226,9 @@ def transcribe_file(
     from uncertain.api import read
 
     stream = streamed(path)
-    try:
-        if job.write_files and job.skip_existing and not stream and _written(path, stem, job):
-            return True
+    if job.write_files and job.skip_existing and not stream and _written(path, stem, job):
+        return True
+    with run.one_file(path, left, progress.end_file) as outcome:
         source: Path | bytes = read_stream(path, job.input_timeout) if stream else path
         doc = read(source, **job.read_options, progress=progress.start_file(path, source))
         if stream:
@@ -245,20 +245,7 @@ def transcribe_file(
             )
             for fmt in exporters.expand_formats(job.formats, doc):
                 exporters.write(doc, fmt, job.out_dir, stem, style=job.style, media_href=media_href)
-    except KeyboardInterrupt:
-        raise
-    except OutputError as error:
-        # No later output would fit either.
-        if error.errno in NOTHING_MORE_FITS or error.target == "standard output":
-            unread = f"stopped with {left} more input{'s' * (left != 1)} unread"
-            run.fail(path, error, unread if left else "")
-            return False
-        run.fail(path, error)
-    except Exception as error:  # one bad file never stops the batch
-        run.fail(path, error)
-    finally:
-        progress.end_file()
-    return True
+    return outcome.go_on
 
 
 def _check_output_folder(folder: Path, run: Run) -> None:

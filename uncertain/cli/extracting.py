@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from uncertain._files import NOTHING_MORE_FITS, atomic_write_text
+from uncertain._files import atomic_write_text
 from uncertain.cli.commands import _check_output_folder, app
 from uncertain.cli.inputs import (
     INPUT_TIMEOUT,
@@ -200,7 +200,7 @@ def extract_file(
     print or write them (each file atomically), and report a failure in one line. Returns
     False when no later output could be written either (a full disk, standard output gone).
     """
-    try:
+    with run.one_file(path, left, progress.end_file) as outcome:
         source = _source(path, job.input_timeout)
         doc = _document(path, source, job, progress)
         from uncertain.extraction import extract_document
@@ -213,19 +213,7 @@ def extract_file(
             _write(doc, data, path, stem, job)
         if not run.quiet:
             run.err.print(_summary(path, extraction), markup=False)
-    except KeyboardInterrupt:
-        raise
-    except OutputError as error:
-        if error.errno in NOTHING_MORE_FITS or error.target == "standard output":
-            unread = f"stopped with {left} more input{'s' * (left != 1)} unread"
-            run.fail(path, error, unread if left else "")
-            return False
-        run.fail(path, error)
-    except Exception as error:  # one bad file, or one failed request, never stops the batch
-        run.fail(path, error)
-    finally:
-        progress.end_file()
-    return True
+    return outcome.go_on
 
 
 def _source(path: Path, timeout: float) -> Path | bytes:

@@ -1,14 +1,18 @@
-"""One command invocation's reporting: a failed file in one line, a skipped one, the count."""
+"""One command invocation's reporting: a failed file in one line, a skipped one, the count,
+and the rule that one bad input never stops a batch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
 
+from uncertain._files import NOTHING_MORE_FITS
 from uncertain.errors import InputError, OutputError, UncertainError
 
-__all__ = ["Run"]
+__all__ = ["Outcome", "Run"]
 
 
 class Run:
@@ -44,3 +48,34 @@ class Run:
     def skip(self, name: str | Path, reason: str) -> None:
         """Report a file left out of a folder walk, in one line; the batch goes on."""
         self.err.print(f"skipped: {name}: {reason}", markup=False)
+
+    @contextmanager
+    def one_file(self, name: str | Path, left: int, done: Callable[[], None]) -> Iterator[Outcome]:
+        """The work on one input of a batch: any failure becomes one line and the batch goes
+        on, except an output error after which nothing more could be written (a full disk,
+        standard output gone), which ends the batch with `left` inputs unread: then
+        `outcome.go_on` is False. `done` runs whatever happened (the progress display's end of
+        the file)."""
+        outcome = Outcome()
+        try:
+            yield outcome
+        except KeyboardInterrupt:
+            raise
+        except OutputError as error:
+            if error.errno in NOTHING_MORE_FITS or error.target == "standard output":
+                unread = f"stopped with {left} more input{'s' * (left != 1)} unread"
+                self.fail(name, error, unread if left else "")
+                outcome.go_on = False
+            else:
+                self.fail(name, error)
+        except Exception as error:  # one bad file, or one failed request, never stops the batch
+            self.fail(name, error)
+        finally:
+            done()
+
+
+class Outcome:
+    """Whether a batch goes on after one input (`Run.one_file`)."""
+
+    def __init__(self) -> None:
+        self.go_on = True
