@@ -216,7 +216,7 @@ def page_rows(
     )
     rows, right = [], []
     for span, row, label in zip(doc.spans, span_signals(doc), labels, strict=True):
-        if normalize_words(span.text):
+        if normalize_words(span.text, printed=True):
             rows.append(row)
             right.append(label)
     return rows, right

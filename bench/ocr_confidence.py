@@ -101,7 +101,7 @@ def score_page(doc: Document, item: Item, raw: bool = False) -> PageScore:
         ref_words = len(ref)
     conf, right, marked, other = [], [], [], []
     for span, label in zip(doc.spans, labels, strict=True):
-        if not normalize_words(span.text):
+        if not normalize_words(span.text, printed=True):
             continue
         value = span.signals.get("word_confidence", 0.0) if raw else (span.confidence or 0.0)
         conf.append(value)

@@ -307,6 +307,36 @@ def test_calibrate_then_use_the_calibrator(tmp_path: Path) -> None:
     assert str(calibrator) in (doc.source.calibration or "")
 
 
+def test_calibrate_kind_boosted_writes_trees_that_transcribe_applies(tmp_path: Path) -> None:
+    calibrator = tmp_path / "trees.json"
+    code, _, err = invoke(
+        "calibrate",
+        str(SAMPLES / "jfk.wav"),
+        str(SAMPLES / "synthetic_drug.wav"),
+        "--kind",
+        "boosted",
+        "-o",
+        str(calibrator),
+    )
+    assert code == 0, err
+    saved = json.loads(calibrator.read_text(encoding="utf-8"))
+    assert saved["kind"] == "boosted" and saved["trees"]
+    code, _, err = invoke(
+        "transcribe",
+        str(SAMPLES / "jfk.wav"),
+        "--calibration",
+        str(calibrator),
+        "-f",
+        "json",
+        "-o",
+        str(tmp_path),
+        "-q",
+    )
+    assert code == 0, err
+    doc = Document.load(tmp_path / "jfk.json")
+    assert all(s.confidence is not None and 0 <= s.confidence <= 1 for s in doc.spans)
+
+
 def test_calibrate_refuses_data_without_errors(tmp_path: Path) -> None:
     code, _, err = invoke(
         "calibrate", str(SAMPLES / "clean_page.png"), "-o", str(tmp_path / "c.json")

@@ -206,3 +206,26 @@ def test_bad_box_reference_is_one_line_error(tmp_path: Path) -> None:
         load_box_reference(bad)
     (tmp_path / "page.json").write_text('{"schema_version": "1.0", "text": ""}')
     assert find_box_reference(tmp_path / "page.png") is None  # a document JSON, not a reference
+
+
+def test_bracketed_printed_words_are_scored_not_dropped_as_tags() -> None:
+    """A receipt's "(PRICE INCLUSIVE OF GST)" is printed text: read right, its words are right
+    (before, the reference line normalised to nothing and every word there counted as
+    invented); a word read as "(RM)" is a word too, and a misread inside brackets is wrong."""
+    line = (100.0, 100.0, 400.0, 120.0)
+    doc = page_doc(
+        [
+            ("(Price", (100.0, 100.0, 160.0, 120.0)),
+            ("Inclusive", (165.0, 100.0, 250.0, 120.0)),
+            ("Of", (255.0, 100.0, 280.0, 120.0)),
+            ("GST)", (285.0, 100.0, 330.0, 120.0)),
+            ("(RM)", (335.0, 100.0, 380.0, 120.0)),
+        ]
+    )
+    reference = BoxReference((BoxWord("(PRICE INCLUSIVE OF GST) (RM)", line),))
+    labels, (edits, ref_words, _, _) = score_by_boxes(doc, reference)
+    assert labels == [True] * 5 and edits == 0 and ref_words == 5
+    misread = BoxReference((BoxWord("(PRICE INCLUSIVE OF GST) (RS)", line),))
+    assert score_by_boxes(doc, misread)[0] == [True, True, True, True, False]
+    assert normalize_words("(coughs) so") == ["so"]
+    assert normalize_words("(RM) [1] so", printed=True) == ["rm", "one", "so"]

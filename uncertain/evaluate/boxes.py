@@ -12,6 +12,11 @@ from uncertain.evaluate.normalize import align_words, normalize_words
 from uncertain.evaluate.references import BoxReference
 
 
+def _words(text: str) -> list[str]:
+    """The normalised words of printed text (a scan's words or its reference's)."""
+    return normalize_words(text, printed=True)
+
+
 def _box_overlap(
     a: tuple[float, float, float, float], b: tuple[float, float, float, float]
 ) -> float:
@@ -29,8 +34,8 @@ def _box_groups(
 ) -> tuple[list[tuple[list[int], list[int]]], list[int], list[int]]:
     """Groups of (span indices, reference word indices) that overlap each other (connected
     components), plus the spans and the reference words that overlap nothing."""
-    spans = [i for i, s in enumerate(doc.spans) if s.box is not None and normalize_words(s.text)]
-    refs = [j for j, w in enumerate(reference.words) if normalize_words(w.text)]
+    spans = [i for i, s in enumerate(doc.spans) if s.box is not None and _words(s.text)]
+    refs = [j for j, w in enumerate(reference.words) if _words(w.text)]
     parent: dict[tuple[str, int], tuple[str, int]] = {}
 
     def find(node: tuple[str, int]) -> tuple[str, int]:
@@ -83,24 +88,24 @@ def score_by_boxes(
     """Label each span right or wrong by the reference words at its place, and count edits.
 
     Spans and reference words (or lines) that overlap (at least half of the smaller box) form
-    groups; a group's words are compared in reading order, after `normalize_words`. A span is
-    right when its group reads the same on both sides, else when a word alignment of the
-    group's two readings pairs it with an equal word. A span at a place with no reference word
-    is wrong (text the engine invented); punctuation-only spans are right, as in
-    `label_spans`. Returns the labels and (word edits, reference words, character edits,
-    reference characters): unmatched reference words count as deleted, unmatched spans as
-    inserted.
+    groups; a group's words are compared in reading order, after `normalize_words` for printed
+    text (bracketed words stay). A span is right when its group reads the same on both sides,
+    else when a word alignment of the group's two readings pairs it with an equal word. A span
+    at a place with no reference word is wrong (text the engine invented); punctuation-only
+    spans are right, as in `label_spans`. Returns the labels and (word edits, reference
+    words, character edits, reference characters): unmatched reference words count as
+    deleted, unmatched spans as inserted.
     """
     labels = [True] * len(doc.spans)
     groups, lonely_spans, lonely_refs = _box_groups(doc, reference)
     word_edits = char_edits = 0
     for i in lonely_spans:
         labels[i] = False
-        words = normalize_words(doc.spans[i].text)
+        words = _words(doc.spans[i].text)
         word_edits += len(words)
         char_edits += len(" ".join(words))
     for j in lonely_refs:
-        words = normalize_words(reference.words[j].text)
+        words = _words(reference.words[j].text)
         word_edits += len(words)
         char_edits += len(" ".join(words))
     for span_ids, ref_ids in groups:
@@ -113,8 +118,8 @@ def score_by_boxes(
         ordered_refs = [
             ref_ids[k] for k in _reading_order([reference.words[j].box for j in ref_ids])
         ]
-        hyp = [w for i in ordered_spans for w in normalize_words(doc.spans[i].text)]
-        ref = [w for j in ordered_refs for w in normalize_words(reference.words[j].text)]
+        hyp = [w for i in ordered_spans for w in _words(doc.spans[i].text)]
+        ref = [w for j in ordered_refs for w in _words(reference.words[j].text)]
         word_edits += _distance(hyp, ref)
         char_edits += _distance(" ".join(hyp), " ".join(ref))
         if hyp == ref:
@@ -123,9 +128,9 @@ def score_by_boxes(
         aligned = align_words(hyp, ref)
         position = 0
         for i in ordered_spans:
-            count = len(normalize_words(doc.spans[i].text))
+            count = len(_words(doc.spans[i].text))
             labels[i] = all(aligned[position : position + count])
             position += count
-    ref_words = sum(len(normalize_words(w.text)) for w in reference.words)
-    ref_chars = sum(len(" ".join(normalize_words(w.text))) for w in reference.words)
+    ref_words = sum(len(_words(w.text)) for w in reference.words)
+    ref_chars = sum(len(" ".join(_words(w.text))) for w in reference.words)
     return labels, (word_edits, ref_words, char_edits, ref_chars)

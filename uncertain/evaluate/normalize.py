@@ -74,6 +74,9 @@ def _spell_number(match: re.Match[str]) -> str:
 
 # Not words: <cutoff-...>, <unk>, [laughter], (coughs). Whisper's normaliser drops them too.
 _TAGS = re.compile(r"<[^<>]*>|\[[^\[\]]*\]|\([^()]*\)")
+# On a printed page brackets are text ("(PRICE INCLUSIVE OF GST)", "[1]"), not the tags of a
+# transcript ("(coughs)"): they become spaces and the words inside them stay.
+_BRACKETS = re.compile(r"[()\[\]<>]")
 
 
 @functools.cache
@@ -128,9 +131,12 @@ def _spell_ordinal(digits: str) -> str:
     return " " + " ".join([*words[:-1], last]) + " "
 
 
-def normalize_words(text: str) -> list[str]:
-    """The words of `text` after `normalize_text`, as a list."""
-    return normalize_text(text).split()
+def normalize_words(text: str, *, printed: bool = False) -> list[str]:
+    """The words of `text` after `normalize_text`, as a list.
+
+    `printed=True` for the text of a scan: words in brackets are printed words, not
+    transcript tags, so they stay."""
+    return normalize_text(_BRACKETS.sub(" ", text) if printed else text).split()
 
 
 def normalize_text(text: str, *, numbers: bool = False) -> str:
@@ -252,9 +258,9 @@ def label_page_spans(doc: Document, reference_text: str) -> tuple[list[bool], st
         )
         for group in groups
     ]
-    pieces = [normalize_words(text) for text in joined]
-    printed = reference_text.replace("(", " ").replace(")", " ")
-    aligned = align_words([w for words in pieces for w in words], normalize_words(printed))
+    pieces = [normalize_words(text, printed=True) for text in joined]
+    reference = normalize_words(reference_text, printed=True)
+    aligned = align_words([w for words in pieces for w in words], reference)
     labels = [True] * len(doc.spans)
     position = 0
     for group, words in zip(groups, pieces, strict=True):

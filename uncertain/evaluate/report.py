@@ -100,7 +100,7 @@ def evaluate(
             char_edits += _distance(hyp_norm, ref_norm)
             ref_chars += len(ref_norm)
         for span, right in zip(doc.spans, span_labels, strict=True):
-            if not normalize_words(span.text):
+            if not normalize_words(span.text, printed=bool(doc.pages)):
                 continue
             value = span.confidence if signal is None else span.signals.get(signal)
             if value is None:

@@ -62,7 +62,7 @@ def labelled_signals(
         else:
             span_labels = label_spans(doc, reference)
         for span, row, right in zip(doc.spans, signals, span_labels, strict=True):
-            if normalize_words(span.text):
+            if normalize_words(span.text, printed=bool(doc.pages)):
                 rows.append(row)
                 labels.append(right)
                 confidences.append(math.nan if span.confidence is None else span.confidence)
