@@ -115,6 +115,7 @@ def test_a_hand_written_tree_goes_left_at_its_threshold(tmp_path: Path) -> None:
         ({"feature": [3, -1, -1]}, "feature outside"),
         ({"value": [0.0, 1.0]}, "equal length"),
         ({"threshold": ["x", 0, 0]}, "tree threshold"),
+        ({"left": [1.5, 0, 0]}, "whole numbers"),
     ],
 )
 def test_bad_trees_name_the_file(tmp_path: Path, changes: dict[str, object], message: str) -> None:

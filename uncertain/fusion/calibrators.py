@@ -480,6 +480,9 @@ class _Tree:
                 raise ValueError(f"a tree's {key} must be a list")
             columns[key] = [_number(v, f"tree {key}") for v in column]
         size = len(columns["feature"])
+        for key in ("feature", "left", "right"):
+            if not all(v.is_integer() for v in columns[key]):
+                raise ValueError(f"a tree's {key} must hold whole numbers")
         if size == 0 or any(len(c) != size for c in columns.values()):
             raise ValueError("a tree's node arrays must be non-empty and of equal length")
         tree = cls(
@@ -577,8 +580,8 @@ class BoostedCalibrator(Calibrator):
     def predict_matrix(self, x: FloatArray) -> FloatArray:
         if not self.trees:
             raise CalibrationError("this boosted calibrator has no trees: fit it first")
-        # The trees were fitted on single-precision values; compare those, as they were.
-        values = x.astype(np.float32).astype(np.float64)
+        # The trees were fitted on single-precision values with gaps as 0; compare those.
+        values = np.nan_to_num(x).astype(np.float32).astype(np.float64)
         rows = np.arange(x.shape[0])[:, None]
         node = np.broadcast_to(self._roots, (x.shape[0], self._roots.size))
         for _ in range(self._depth):
