@@ -136,10 +136,10 @@ def normalize_words(text: str, *, printed: bool = False) -> list[str]:
 
     `printed=True` for the text of a scan: words in brackets are printed words, not
     transcript tags, so they stay."""
-    return normalize_text(_BRACKETS.sub(" ", text) if printed else text).split()
+    return normalize_text(text, printed=printed).split()
 
 
-def normalize_text(text: str, *, numbers: bool = False) -> str:
+def normalize_text(text: str, *, numbers: bool = False, printed: bool = False) -> str:
     """Fold text for comparison the way Whisper's English normaliser does, numbers spelled out.
 
     "Don't pay $1,000 for Co-Trimoxazole, Mr Grey [laughter] um!" becomes
@@ -156,8 +156,13 @@ def normalize_text(text: str, *, numbers: bool = False) -> str:
     them out again, so every way of saying a number ends in one form, and joins spelled-out
     letters ("m f a" -> "mfa"). It looks across words: use it on whole texts (references,
     WER), not on one word at a time.
+
+    `printed=True` is for the text of a scan: brackets there are printed ("(PRICE INCLUSIVE OF
+    GST)"), not the tags of a transcript, so the words inside them stay.
     """
     fillers, replacers, spelling, standardize_numbers = _whisper_rules()
+    if printed:  # a scan's text: brackets are printed, their words stay
+        text = _BRACKETS.sub(" ", text)
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
     text = _TAGS.sub(" ", text)
     text = fillers.sub(" ", text)

@@ -93,8 +93,9 @@ def evaluate(
                 span_labels, hyp_text = label_page_spans(doc, reference)
             else:
                 span_labels = label_spans(doc, reference)
-            ref_norm = normalize_text(reference, numbers=not doc.pages)
-            hyp_norm = normalize_text(hyp_text, numbers=not doc.pages)
+            printed = bool(doc.pages)
+            ref_norm = normalize_text(reference, numbers=not printed, printed=printed)
+            hyp_norm = normalize_text(hyp_text, numbers=not printed, printed=printed)
             word_edits += _distance(hyp_norm.split(), ref_norm.split())
             ref_words += len(ref_norm.split())
             char_edits += _distance(hyp_norm, ref_norm)
