@@ -7,10 +7,10 @@ Two calibrators: `tesseract-eng` (Tesseract alone) and `tesseract-eng+rapidocr` 
 cross-checked by RapidOCR in selective mode). Candidates (feature sets under logistic
 regression or gradient-boosted trees, `BoostedCalibrator`, which needs the `fit` extra; or an
 isotonic map) are compared by 5-fold cross-validation grouped by page over
-`shared/corpus/ocr/fit/` plus
-`shared/realdata/ocr/fit/` (beside the repository), with each kind (forms, receipts, books,
-lines) given the same total weight; among those with ECE <= 0.03, the ones within 0.002 of
-the best mean AUROC over the kinds tie and the one with the fewest features is chosen,
+`shared/corpus/ocr/fit/` plus `shared/realdata/ocr/fit/` (beside the repository), with each
+kind (forms, receipts, books, lines) given the same total weight; among those with
+ECE <= 0.03, the ones within 0.002 of the best mean AUROC over the kinds tie and the one with
+the fewest features is chosen,
 refitted on all fit pages and, with `--write`, saved into `uncertain/calibration/`. The mark
 presets (`uncertain.fusion.presets`: `review`, the default threshold, marks at most twice the
 error rate; `recall` catches 90% of the wrong words; `prompt` marks at most the error rate)

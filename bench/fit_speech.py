@@ -31,9 +31,9 @@ documents from their token texts, no audio needed), the timing signals (`seconds
 `gap_before`, `gap_after`, `neighbour_drop`) and conditioning on how hard the recording is
 (`recording_mean_logprob`, alone and in interactions with the word scores), gradient-boosted
 trees in place of the logistic map (`BoostedCalibrator`: interactions it finds itself), and
-word frequency (wordfreq) pay over the shipped
-calibrator's features (`--features-from`), by the rule of `--nbest` below; and, for comparison,
-what they add over word_probability and min_token_probability alone. Interaction candidates are
+word frequency (wordfreq) pay over the shipped calibrator's features (`--features-from`), by
+the rule of `--nbest` below; and, for comparison, what they add over word_probability and
+min_token_probability alone. Interaction candidates are
 measured here only (the calibrator format has no products of signals); with `--write`, the
 appliable candidate that pays with the best worst-condition score is written as
 whisper-tiny.en.json; `--pick NAME --write --out DIR` writes the named appliable candidate
