@@ -312,6 +312,33 @@ def scored(
     return min(cv[0], loco[0])
 
 
+def score_all(
+    specs: dict[str, Spec],
+    rows: list[dict[str, float]],
+    labels: np.ndarray,
+    conditions: np.ndarray,
+    fold: np.ndarray,
+    held_out: np.ndarray,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
+    """Each candidate's out-of-fold confidence under both schemes (grouped CV: `fold`; each
+    condition held out: `held_out`) and its `scored` report, after raw word_probability's."""
+    raw = np.array([r.get("word_probability", 0.0) for r in rows])
+    hallucinated = is_possible_hallucination(rows, capped_only=True)
+    oof = {
+        n: out_of_fold(s, rows, labels, fold, conditions, hallucinated) for n, s in specs.items()
+    }
+    held = {
+        n: out_of_fold(s, rows, labels, held_out, conditions, hallucinated)
+        for n, s in specs.items()
+    }
+    print(report("raw word_probability", raw, labels, conditions, fold))
+    scores = {
+        name: scored(name, oof[name], held[name], raw, labels, conditions, fold, held_out)
+        for name in specs
+    }
+    return oof, held, scores
+
+
 def fewest_within_tie(scores: dict[str, float], sizes: dict[str, int]) -> str:
     """The candidate with the fewest features among those within `TIE` of the best score
     (then the better score): gaps this small are noise on this fit split, and the simpler
@@ -913,21 +940,8 @@ def nbest_study(
     comparisons.append(
         ("word_probability", Spec([WP]), "wp + nbest raw", Spec([WP, NBEST_VARIANTS["raw"]]))
     )
-    raw = np.array([r.get("word_probability", 0.0) for r in rows])
-    hallucinated = is_possible_hallucination(rows, capped_only=True)
     specs = {name: spec for a, sa, b, sb in comparisons for name, spec in ((a, sa), (b, sb))}
-    oof = {
-        n: out_of_fold(s, rows, labels, fold, conditions, hallucinated) for n, s in specs.items()
-    }
-    held = {
-        n: out_of_fold(s, rows, labels, held_out, conditions, hallucinated)
-        for n, s in specs.items()
-    }
-    print(report("raw word_probability", raw, labels, conditions, fold))
-    scores = {
-        name: scored(name, oof[name], held[name], raw, labels, conditions, fold, held_out)
-        for name in specs
-    }
+    oof, held, scores = score_all(specs, rows, labels, conditions, fold, held_out)
     pays: list[str] = []
     for without, _, with_, _ in comparisons:
         for scheme, predictions, scheme_fold in (
@@ -1137,20 +1151,7 @@ def prior_study(
     }
     specs = {"shipped": shipped, **candidates, "two": two, **over_two}
     baseline_of = {**dict.fromkeys(candidates, "shipped"), **dict.fromkeys(over_two, "two")}
-    raw = np.array([r.get("word_probability", 0.0) for r in rows])
-    hallucinated = is_possible_hallucination(rows, capped_only=True)
-    oof = {
-        n: out_of_fold(s, rows, labels, fold, conditions, hallucinated) for n, s in specs.items()
-    }
-    held = {
-        n: out_of_fold(s, rows, labels, held_out, conditions, hallucinated)
-        for n, s in specs.items()
-    }
-    print(report("raw word_probability", raw, labels, conditions, fold))
-    scores = {
-        name: scored(name, oof[name], held[name], raw, labels, conditions, fold, held_out)
-        for name in specs
-    }
+    oof, _, scores = score_all(specs, rows, labels, conditions, fold, held_out)
     pays: list[str] = []
     for name, against in baseline_of.items():
         print(f"  gain of {name!r} over {against!r}, grouped CV [95% interval]:")
