@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from typer.testing import CliRunner
 
 import uncertain
 from tests.documents import word_spans
+from tests.endpoints import Handle, completion, reply, send_json, serve
 from uncertain.cli import app
 from uncertain.document import Document, Mark, Source
 from uncertain.errors import EngineError
@@ -135,7 +134,7 @@ def test_ask_request_and_trace_without_a_model() -> None:
     doc = drug_note()
     question = "Which drug does the patient take?"
     requests: list[dict[str, Any]] = []
-    for base_url in serve(reply(200, completion("Metformin, 500 mg.")), requests):
+    with serve(reply(200, completion("Metformin, 500 mg.")), requests) as base_url:
         answer = uncertain.ask(doc, question, model="m", base_url=base_url, max_tokens=8)
         assert answer.endpoint == base_url and answer.text == "Metformin, 500 mg."
     (request,) = requests
@@ -175,61 +174,6 @@ def test_cli_ask_prints_answer_then_weak_spots(llm_server: str, tmp_path: Path) 
 # -- failures: real sockets and tiny real HTTP servers on 127.0.0.1 ---------------------------
 
 
-def serve(
-    respond: Callable[[BaseHTTPRequestHandler], None],
-    requests: list[dict[str, Any]] | None = None,
-) -> Iterator[str]:
-    """A local endpoint answering with `respond`; the JSON bodies it gets go to `requests`."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if requests is not None:
-                requests.append(json.loads(body))
-            with contextlib.suppress(OSError):  # the client gave up first (timeout test)
-                respond(self)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def reply(status: int, body: object) -> Callable[[BaseHTTPRequestHandler], None]:
-    def respond(handler: BaseHTTPRequestHandler) -> None:
-        data = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
-
-    return respond
-
-
-def completion(content: str | None, refusal: str | None = None) -> dict[str, object]:
-    return {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "m",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content, "refusal": refusal},
-            }
-        ],
-    }
-
-
 def one_line_error(base_url: str, **options: object) -> str:
     with pytest.raises(EngineError) as caught:
         uncertain.ask(drug_note(), "q", model="m", base_url=base_url, **options)  # type: ignore[arg-type]
@@ -254,19 +198,13 @@ def test_closed_port_names_the_endpoint() -> None:
         (reply(200, {"id": "x", "object": "chat.completion", "choices": []}), "no choices"),
     ],
 )
-def test_http_failures_are_one_line(
-    respond: Callable[[BaseHTTPRequestHandler], None], expected: str
-) -> None:
-    for base_url in serve(respond):
+def test_http_failures_are_one_line(respond: Handle, expected: str) -> None:
+    with serve(respond) as base_url:
         assert expected in one_line_error(base_url)
 
 
 def test_timeout_names_the_endpoint() -> None:
-    def slow(handler: BaseHTTPRequestHandler) -> None:
-        time.sleep(3)
-        reply(200, completion("late"))(handler)
-
-    for base_url in serve(slow):
+    with serve(reply(200, completion("late")), delay=3.0) as base_url:
         assert "no answer within 1 s" in one_line_error(base_url, timeout=1.0)
 
 
@@ -274,11 +212,12 @@ def test_api_key_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-test-0123456789abcdef"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
 
-    def echo(handler: BaseHTTPRequestHandler) -> None:
+    def echo(handler: BaseHTTPRequestHandler, _: object) -> None:
         # A server that echoes the Authorization header into its error, as some proxies do.
-        reply(401, {"error": {"message": f"bad key {handler.headers['Authorization']}"}})(handler)
+        message = f"bad key {handler.headers['Authorization']}"
+        send_json(handler, 401, {"error": {"message": message}})
 
-    for base_url in serve(echo):
+    with serve(echo) as base_url:
         message = one_line_error(base_url)
         assert secret not in message and "HTTP 401" in message and "OPENAI_API_KEY" in message
 
@@ -348,18 +287,18 @@ def with_credentials(base_url: str) -> str:
 
 
 def test_answer_endpoint_has_no_credentials() -> None:
-    for base_url in serve(reply(200, completion("fine"))):
+    with serve(reply(200, completion("fine"))) as base_url:
         answer = uncertain.ask(drug_note(), "q", model="m", base_url=with_credentials(base_url))
         assert answer.text == "fine"
         assert answer.endpoint == base_url
 
 
 def test_a_server_echoing_the_request_leaks_no_credentials() -> None:
-    def echo(handler: BaseHTTPRequestHandler) -> None:
+    def echo(handler: BaseHTTPRequestHandler, _: object) -> None:
         # Some proxies put the request line in their errors: the query with its key.
-        reply(500, {"error": {"message": f"no route for {handler.path}"}})(handler)
+        send_json(handler, 500, {"error": {"message": f"no route for {handler.path}"}})
 
-    for base_url in serve(echo):
+    with serve(echo) as base_url:
         with pytest.raises(EngineError) as caught:
             uncertain.ask(drug_note(), "q", model="m", base_url=with_credentials(base_url))
         message = str(caught.value)
