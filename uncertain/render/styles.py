@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, cast
@@ -65,14 +65,17 @@ def _check_marks_option(marks: object) -> None:
         raise UsageError(f"marks threshold {marks} is not a probability in 0..1")
 
 
-def _threshold_marks(doc: Document, threshold: float) -> list[Mark]:
-    """Every run of adjacent spans whose confidence is below `threshold`."""
+def _threshold_marks(
+    doc: Document, threshold: float, skip: Collection[int] = frozenset()
+) -> list[Mark]:
+    """Every run of adjacent spans whose confidence is below `threshold`; spans in `skip`
+    (already under another mark) break runs and are never marked."""
     found: list[Mark] = []
     ids: list[int] = []
     product = 1.0
     for span in doc.spans:
         confidence = span.confidence
-        if confidence is not None and confidence < threshold:
+        if span.id not in skip and confidence is not None and confidence < threshold:
             ids.append(span.id)
             product *= confidence  # the run is right only if every span in it is
             continue
@@ -104,21 +107,7 @@ def _preset_marks(doc: Document, threshold: float) -> list[Mark]:
     """The document's marks other than `low_confidence`, plus every run of other adjacent
     spans below `threshold`: what `fuse(doc, threshold=...)` would mark."""
     kept = [m for m in doc.marks if m.reason != "low_confidence"]
-    taken = {i for m in kept for i in m.span_ids}
-    found: list[Mark] = []
-    ids: list[int] = []
-    product = 1.0
-    for span in doc.spans:
-        confidence = span.confidence
-        if span.id not in taken and confidence is not None and confidence < threshold:
-            ids.append(span.id)
-            product *= confidence
-            continue
-        if ids:
-            found.append(_new_mark(ids, product))
-            ids, product = [], 1.0
-    if ids:
-        found.append(_new_mark(ids, product))
+    found = _threshold_marks(doc, threshold, skip={i for m in kept for i in m.span_ids})
     order = {span.id: n for n, span in enumerate(doc.spans)}
     return sorted(kept + found, key=lambda m: order[m.span_ids[0]])
 
