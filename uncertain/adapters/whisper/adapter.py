@@ -36,7 +36,7 @@ from uncertain.adapters.whisper.nbest import (
     _window_alternatives,
     _WindowAlternatives,
 )
-from uncertain.adapters.whisper.prior import word_prior_signals
+from uncertain.adapters.whisper.prior import segment_prior_signals
 from uncertain.adapters.whisper.vad import _Vad
 from uncertain.document import Block, Document, Source, Span, TimeRange, Token
 from uncertain.errors import EngineError, UncertainError, UsageError, check_choice
@@ -310,15 +310,9 @@ class WhisperAdapter:
             if not ids:
                 continue
             priors = engine.prior_probabilities(start, [ids])[0]
-            position = 0
-            for span in members:
-                count = len(span.tokens)
-                signals[span.id].update(
-                    word_prior_signals(
-                        [t.probability for t in span.tokens], priors[position : position + count]
-                    )
-                )
-                position += count
+            words = [[t.probability for t in span.tokens] for span in members]
+            for span, word in zip(members, segment_prior_signals(words, priors), strict=True):
+                signals[span.id].update(word)
         return document.model_copy(
             update={
                 "spans": [
@@ -636,12 +630,9 @@ class _Run:
             else self.shell.sot_sequence(self.language, self.kwargs.get("task") or "transcribe")
         )
         priors = self.shell.prior_probabilities(start, [ids])[0]
-        position = 0
-        for fields in spans:
-            count = len(fields["token_ids"])
-            audio = [t.probability for t in fields["tokens"]]
-            fields["signals"].update(word_prior_signals(audio, priors[position : position + count]))
-            position += count
+        words = [[t.probability for t in fields["tokens"]] for fields in spans]
+        for fields, found in zip(spans, segment_prior_signals(words, priors), strict=True):
+            fields["signals"].update(found)
 
     def _span_fields(
         self,

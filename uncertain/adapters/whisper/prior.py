@@ -45,3 +45,17 @@ def word_prior_signals(audio: Sequence[float], prior: Sequence[float]) -> dict[s
         "audio_gain": sum(with_audio) - sum(without),
         "min_token_audio_gain": min(a - b for a, b in zip(with_audio, without, strict=True)),
     }
+
+
+def segment_prior_signals(
+    words: Sequence[Sequence[float]], prior: Sequence[float]
+) -> list[dict[str, float]]:
+    """`word_prior_signals` for each word of a segment: `words` holds each word's token
+    probabilities with the audio, `prior` the segment's token probabilities without it, in
+    the same order."""
+    found = []
+    position = 0
+    for audio in words:
+        found.append(word_prior_signals(audio, prior[position : position + len(audio)]))
+        position += len(audio)
+    return found
